@@ -1,0 +1,97 @@
+// Process attach: the constructor that turns the preload on, and fork handling.
+// Until it has run, the interposers only track blocks (libraries' constructors may call
+// malloc before ours runs); it parses options first so that a bad option stops the program
+// before any of its code runs.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "preload/fault_handler.h"
+#include "preload/process_state.h"
+#include "preload/signal_table.h"
+#include "preload/thread_state.h"
+#include "report/report_writer.h"
+#include "report/unwinder.h"
+#include "shadow/base/raw_io.h"
+#include "shadow/base/text_buffer.h"
+#include "shadow/c_heap.h"
+#include "shadow/options.h"
+
+namespace cgosan {
+namespace {
+
+// Guarded slots are each about two kernel mappings; keep them within a quarter of the
+// process's mapping limit (the program and the Go runtime need the rest: Go throws when its
+// own mmap fails).
+size_t MaxLiveGuardedSlots() {
+  char buf[32];
+  ssize_t n = RawReadFile("/proc/sys/vm/max_map_count", buf, sizeof(buf) - 1);
+  size_t limit = 65530;
+  if (n > 0) {
+    size_t v = 0;
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) v = v * 10 + (buf[i] - '0');
+    if (v > 0) limit = v;
+  }
+  return limit / 8;
+}
+
+void ParseOptionsOrDie() {
+  InlineTextBuffer<1024> error;
+  if (!ParseOptions(getenv("CGOSAN_OPTIONS"), &MutableOptions(), &error)) {
+    InlineTextBuffer<1200> line;
+    line.Append("ERROR: CGOSAN_OPTIONS: ").Append(error.data());
+    PrintLine(line.data());
+    _exit(1);
+  }
+}
+
+void ConfigureHeap() {
+  const Options& o = GetOptions();
+  CHeapConfig config;
+  config.guard_enabled = o.guard_mode() != GuardMode::kNone;
+  config.guard_pool_bytes = static_cast<size_t>(o.guard_pool_mb) << 20;
+  config.quarantine_bytes = static_cast<uint64_t>(o.quarantine_mb) << 20;
+  config.max_live_guarded = MaxLiveGuardedSlots();
+  config.guard_left = o.guard_left != 0;
+  CHeap::Configure(config);
+}
+
+void PrepareFork() { CHeap::LockAllForFork(); }
+void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
+void ChildAfterFork() {
+  CHeap::UnlockAllAfterFork();
+  t_state.tid = 0;  // the child's only thread has a new tid
+  CollectProcessInfo();
+}
+
+void SayAttached() {
+  if (GetOptions().verbosity < 1) return;
+  InlineTextBuffer<256> line;
+  line.Append("attached: guard=");
+  switch (GetOptions().guard_mode()) {
+    case GuardMode::kAll: line.Append("all"); break;
+    case GuardMode::kSampled: line.Append("sampled"); break;
+    case GuardMode::kNone: line.Append("none"); break;
+  }
+  line.Append(", max live guarded blocks ").Unsigned(MaxLiveGuardedSlots());
+  line.Append(", unwinder ").Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");
+  line.Append(IsGoProcess() ? ", Go program" : ", not a Go program");
+  PrintLine(line.data());
+}
+
+__attribute__((constructor(101))) void AttachPreload() {
+  ReentrancyGuard guard;
+  ParseOptionsOrDie();
+  ConfigureHeap();
+  Unwinder::Init();
+  CollectProcessInfo();
+  SetGoProcess(dlsym(RTLD_DEFAULT, "crosscall2") != nullptr);
+  SignalTable::InstallHandlers(OnFaultSignal);
+  pthread_atfork(PrepareFork, ParentAfterFork, ChildAfterFork);
+  SetPreloadReady();
+  SayAttached();
+}
+
+}  // namespace
+}  // namespace cgosan

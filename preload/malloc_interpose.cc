@@ -1,0 +1,183 @@
+// The interposed C allocator entry points. Thin: each validates its arguments the way
+// glibc does, then asks the C heap model (shadow/c_heap.h) for memory; bad frees become
+// findings. Reentrancy: cgosan's own allocations (libunwind, dlopen, the demangler) reach
+// these functions too; they are served without stack or guard (depth > 0) or from the
+// report arena (during a report).
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preload/findings.h"
+#include "preload/process_state.h"
+#include "preload/report_arena.h"
+#include "preload/thread_state.h"
+#include "shadow/c_heap.h"
+#include "shadow/options.h"
+
+#define CGOSAN_EXPORT extern "C" __attribute__((visibility("default")))
+
+extern "C" void* __libc_realloc(void* ptr, size_t size);
+
+namespace cgosan {
+namespace {
+
+bool ShouldGuard() {
+  switch (GetOptions().guard_mode()) {
+    case GuardMode::kAll:
+      return true;
+    case GuardMode::kSampled:
+      return ++t_state.sample_counter % static_cast<uint64_t>(GetOptions().sample_rate) == 0;
+    case GuardMode::kNone:
+      return false;
+  }
+  return false;
+}
+
+void* Allocate(size_t size, size_t alignment, bool zero) {
+  if (t_state.in_report) {
+    void* p = ReportArena::Allocate(size, alignment);
+    if (p && zero) memset(p, 0, size);
+    return p;
+  }
+  void* p;
+  if (t_state.depth > 0 || !PreloadReady()) {
+    p = CHeap::Allocate(size, alignment, zero, false, 0, 0);
+  } else {
+    ReentrancyGuard guard;
+    bool guarded = ShouldGuard();
+    p = CHeap::Allocate(size, alignment, zero, guarded, CaptureStackId(), CurrentTid());
+  }
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
+// Frees ptr (non-null). Returns normally only when the free was valid.
+void Free(void* ptr) {
+  if (ReportArena::Owns(ptr)) return;
+  HeapBlock block;
+  bool known;
+  uint64_t corrupt_offset = 0;
+  if (t_state.depth > 0 || !PreloadReady()) {
+    // cgosan's own frees (and the loader's before attach): no stack, never a report.
+    CHeap::Free(ptr, 0, 0, &block, &known, &corrupt_offset);
+    return;
+  }
+  ReentrancyGuard guard;
+  FreeVerdict verdict = CHeap::Free(ptr, CaptureStackId(), CurrentTid(), &block, &known,
+                                    &corrupt_offset);
+  if (verdict != FreeVerdict::kOk) ReportBadFree(verdict, ptr, block, known, corrupt_offset);
+}
+
+// The live block at ptr, or a finding (as free() would make) when ptr is not one.
+HeapBlock LiveBlockOrReport(void* ptr) {
+  HeapBlock block;
+  if (CHeap::FindLive(reinterpret_cast<uintptr_t>(ptr), &block)) return block;
+  if (t_state.depth > 0 || !PreloadReady()) return HeapBlock();
+  ReentrancyGuard guard;
+  bool known;
+  uint64_t corrupt_offset = 0;
+  // Not live: the model's free() verdict (double or invalid) says what it is; it frees nothing.
+  FreeVerdict verdict = CHeap::Free(ptr, 0, CurrentTid(), &block, &known, &corrupt_offset);
+  ReportBadFree(verdict == FreeVerdict::kOk ? FreeVerdict::kInvalidFree : verdict, ptr, block,
+                known, corrupt_offset);
+}
+
+bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+size_t PageSizeCached() {
+  static size_t page = 0;
+  if (!page) page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+}  // namespace
+}  // namespace cgosan
+
+using namespace cgosan;
+
+CGOSAN_EXPORT void* malloc(size_t size) { return Allocate(size, 0, false); }
+
+CGOSAN_EXPORT void free(void* ptr) {
+  if (ptr) Free(ptr);
+}
+
+CGOSAN_EXPORT void* calloc(size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return Allocate(total, 0, true);
+}
+
+CGOSAN_EXPORT void* realloc(void* ptr, size_t size) {
+  if (!ptr) return Allocate(size, 0, false);
+  if (ReportArena::Owns(ptr)) return ReportArena::Reallocate(ptr, size);
+  if (size == 0) {  // glibc: realloc(p, 0) frees p and returns NULL
+    Free(ptr);
+    return nullptr;
+  }
+  HeapBlock old = LiveBlockOrReport(ptr);
+  if (old.base == 0) {
+    // Unknown block during attach or inside cgosan: hand it back to glibc unchanged.
+    return __libc_realloc(ptr, size);
+  }
+  void* p = Allocate(size, old.alignment > 16 ? old.alignment : 0, false);
+  if (!p) return nullptr;  // the old block stays valid, as in glibc
+  memcpy(p, ptr, old.size < size ? old.size : size);
+  Free(ptr);
+  return p;
+}
+
+CGOSAN_EXPORT void* reallocarray(void* ptr, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(ptr, total);
+}
+
+CGOSAN_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
+  if (!IsPowerOfTwo(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
+  int saved = errno;
+  void* p = Allocate(size, alignment, false);
+  errno = saved;
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+CGOSAN_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
+  if (!IsPowerOfTwo(alignment)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return Allocate(size, alignment, false);
+}
+
+CGOSAN_EXPORT void* memalign(size_t alignment, size_t size) {
+  // glibc rounds a non-power-of-two alignment up to the next power of two.
+  size_t a = 1;
+  while (a < alignment) a <<= 1;
+  return Allocate(size, a, false);
+}
+
+CGOSAN_EXPORT void* valloc(size_t size) { return Allocate(size, PageSizeCached(), false); }
+
+CGOSAN_EXPORT void* pvalloc(size_t size) {
+  size_t page = PageSizeCached();
+  size_t rounded = (size + page - 1) & ~(page - 1);
+  if (rounded < size) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return Allocate(rounded ? rounded : page, page, false);
+}
+
+CGOSAN_EXPORT size_t malloc_usable_size(void* ptr) {
+  if (!ptr) return 0;
+  if (ReportArena::Owns(ptr)) return ReportArena::SizeOf(ptr);
+  return LiveBlockOrReport(ptr).size;
+}

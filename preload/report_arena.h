@@ -1,0 +1,19 @@
+// ReportArena: where malloc is served from while this thread makes a report.
+// A report may run in a signal handler that interrupted glibc's malloc with its locks held;
+// the few allocations a report makes (the C++ demangler) come from this static arena
+// instead and are never given back.
+#pragma once
+
+#include <cstddef>
+
+namespace cgosan {
+
+class ReportArena {
+ public:
+  static void* Allocate(size_t size, size_t alignment);
+  static bool Owns(const void* p);
+  static void* Reallocate(void* p, size_t size);
+  static size_t SizeOf(const void* p);
+};
+
+}  // namespace cgosan

@@ -1,0 +1,35 @@
+// Per-thread state of the preload: the reentrancy depth that sends cgosan's own
+// allocations straight to the real allocator, the "making a report" flag that serves
+// malloc from the report arena, the cached tid and the sampling counter.
+// initial-exec TLS: the preload is loaded at startup, so its TLS block is static and an
+// access never calls __tls_get_addr (which may allocate).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace cgosan {
+
+struct ThreadState {
+  int depth;
+  bool in_report;
+  pid_t tid;
+  uint64_t sample_counter;
+};
+
+extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
+
+pid_t CurrentTid();
+
+// Marks cgosan's own work on this thread: allocations made meanwhile are tracked but get
+// no stack and no guard, and never report.
+class ReentrancyGuard {
+ public:
+  ReentrancyGuard() { ++t_state.depth; }
+  ~ReentrancyGuard() { --t_state.depth; }
+  ReentrancyGuard(const ReentrancyGuard&) = delete;
+  ReentrancyGuard& operator=(const ReentrancyGuard&) = delete;
+};
+
+}  // namespace cgosan

@@ -1,0 +1,18 @@
+// cgosan-tool: subcommands of the `cgosan` wrapper that need cgosan's own code.
+// help-options prints the option table (the same table the preload parses).
+#include <cstdio>
+#include <cstring>
+
+#include "shadow/options.h"
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && (strcmp(argv[1], "help-options") == 0 || strcmp(argv[1], "--help") == 0)) {
+    static char storage[64 * 1024];
+    cgosan::TextBuffer out(storage, sizeof(storage));
+    cgosan::FormatOptionsHelp(&out);
+    fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+  fprintf(stderr, "usage: cgosan-tool help-options\n");
+  return 2;
+}

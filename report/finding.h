@@ -1,0 +1,91 @@
+// Finding: one error cgosan found, as the detectors describe it, and the symbolized frames
+// the writers print. Plain data with fixed capacities: a finding is built and written from
+// a signal handler, so nothing here owns heap memory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cgosan {
+
+enum class FindingKind {
+  kHeapUseAfterFree,
+  kHeapBufferOverflow,
+  kDoubleFree,
+  kInvalidFree,
+};
+const char* FindingKindName(FindingKind kind);  // "heap-use-after-free", ...
+
+enum class AccessType { kRead, kWrite, kFree, kUnknown };
+const char* AccessTypeName(AccessType type);  // "read", "write", "free", "unknown"
+
+enum class Region { kCHeap, kGoHeap, kGoStack, kMapBuckets, kGlobal, kUnknown };
+const char* RegionName(Region region);  // "c-heap", "go-heap", ...
+
+enum class FrameLang { kC, kGo };
+
+// One symbolized frame. Strings point into storage owned by the Symbolizer (valid until
+// its next Reset()) or are nullptr when unknown.
+struct Frame {
+  uintptr_t pc = 0;
+  const char* function = nullptr;  // as the language names it (demangled for C++)
+  const char* file = nullptr;
+  int line = 0;                    // 0: unknown
+  const char* module = nullptr;    // path of the ELF object
+  uintptr_t module_offset = 0;
+  FrameLang lang = FrameLang::kC;
+  bool glue = false;     // cgo glue frame (set by Go-aware symbolization)
+  bool inlined = false;  // an inlined Go frame
+};
+
+constexpr int kMaxFramesPerStack = 128;
+constexpr int kMaxStacks = 6;
+
+struct Stack {
+  const char* name = nullptr;  // "access", "alloc", "free", ...
+  pid_t tid = 0;               // thread that made it (0: unknown)
+  int num_frames = 0;
+  Frame frames[kMaxFramesPerStack];
+};
+
+struct ThreadInfo {
+  pid_t tid = 0;
+  char name[32] = {};
+  int64_t goroutine = -1;  // -1: none / not a Go thread
+};
+
+struct Finding {
+  FindingKind kind = FindingKind::kHeapUseAfterFree;
+  bool has_address = false;
+  uintptr_t address = 0;
+  uintptr_t pc = 0;  // faulting pc, or 0
+
+  AccessType access = AccessType::kUnknown;
+  int64_t access_size = -1;  // -1: unknown
+
+  bool has_object = false;
+  Region region = Region::kUnknown;
+  uintptr_t object_base = 0;
+  uint64_t object_size = 0;
+  int64_t object_offset = 0;  // address - object_base; may be negative
+
+  // Extra sentence for the text report, e.g. why a free was invalid.
+  const char* detail = nullptr;
+
+  ThreadInfo thread;
+  int num_stacks = 0;
+  Stack stacks[kMaxStacks];
+
+  Stack* AddStack(const char* name) {
+    if (num_stacks >= kMaxStacks) return nullptr;
+    Stack* s = &stacks[num_stacks++];
+    s->name = name;
+    s->num_frames = 0;
+    return s;
+  }
+  const Stack* FindStack(const char* name) const;
+};
+
+}  // namespace cgosan

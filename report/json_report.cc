@@ -1,0 +1,305 @@
+// The JSON finding (schema "cgosan.report/1", the contract in issue 2). Every member, argv
+// entry and frame is formatted into a scratch buffer and added whole or not at all, so the
+// output is valid JSON even when it does not fit: frames are then dropped (fewer per stack
+// until it fits) and "truncated": true is added.
+#include <time.h>
+
+#include <cstring>
+
+#include "report/json_out.h"
+#include "report/report_internal.h"
+#include "report/report_writer.h"
+
+#ifndef CGOSAN_VERSION
+#define CGOSAN_VERSION "unknown"
+#endif
+
+namespace cgosan {
+namespace {
+
+// One unit is at most a frame of three capped strings (each <= 6 x kMaxJsonStringInput
+// escaped) or the summary: this holds any of them.
+constexpr size_t kUnitCapacity = 128 * 1024;
+// Room kept in the output for the closing brackets and the "truncated" member.
+constexpr size_t kCloseReserve = 64;
+constexpr int kFrameLimits[] = {kMaxFramesPerStack, 32, 8, 2, 0};
+constexpr size_t kSummaryCapacity = 16 * 1024;
+
+// Static: reports are serialized by the caller, and the signal stack is too small for these.
+char g_unit_storage[kUnitCapacity];
+char g_summary_storage[kSummaryCapacity];
+
+class JsonSink {
+ public:
+  explicit JsonSink(TextBuffer* out) : out_(out), unit_(g_unit_storage, kUnitCapacity) {}
+
+  // Starts a unit; `comma` when it follows a sibling.
+  TextBuffer& Begin(bool comma) {
+    unit_.Clear();
+    if (comma) unit_.Char(',');
+    return unit_;
+  }
+  // Adds the unit if it fits with the reserve left over; otherwise drops it.
+  bool Commit() {
+    if (unit_.Truncated() || out_->size() + unit_.size() + kCloseReserve >= out_->capacity()) {
+      dropped_ = true;
+      return false;
+    }
+    out_->Append(unit_.data(), unit_.size());
+    return true;
+  }
+  // Structural text the reserve was kept for.
+  void Raw(const char* s) { out_->Append(s); }
+  bool dropped() const { return dropped_; }
+
+ private:
+  TextBuffer* out_;
+  TextBuffer unit_;
+  bool dropped_ = false;
+};
+
+// Members of one JSON object, each committed as a unit.
+class ObjectMembers {
+ public:
+  explicit ObjectMembers(JsonSink* sink) : sink_(sink) {}
+  TextBuffer& Begin(const char* key) {
+    TextBuffer& unit = sink_->Begin(count_ > 0);
+    JsonKey(&unit, key);
+    return unit;
+  }
+  bool Commit() {
+    if (!sink_->Commit()) return false;
+    ++count_;
+    return true;
+  }
+  int count() const { return count_; }
+
+ private:
+  JsonSink* sink_;
+  int count_ = 0;
+};
+
+void FormatFrame(const Frame& fr, TextBuffer* u) {
+  u->Char('{');
+  JsonKey(u, "pc");
+  JsonHex(u, fr.pc);
+  u->Char(',');
+  JsonKey(u, "function");
+  JsonStringOrNull(u, fr.function);
+  u->Char(',');
+  JsonKey(u, "file");
+  JsonStringOrNull(u, fr.file);
+  u->Char(',');
+  JsonKey(u, "line");
+  if (fr.line > 0) {
+    u->Dec(fr.line);
+  } else {
+    u->Append("null");
+  }
+  u->Char(',');
+  JsonKey(u, "module");
+  JsonStringOrNull(u, fr.module);
+  u->Char(',');
+  JsonKey(u, "module_offset");
+  JsonHex(u, fr.module_offset);
+  u->Char(',');
+  JsonKey(u, "lang");
+  JsonString(u, fr.lang == FrameLang::kGo ? "go" : "c");
+  u->Char(',');
+  JsonKey(u, "glue");
+  JsonBool(u, fr.glue);
+  u->Char(',');
+  JsonKey(u, "inlined");
+  JsonBool(u, fr.inlined);
+  u->Char('}');
+}
+
+void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m) {
+  JsonString(&m->Begin("schema"), "cgosan.report/1");
+  m->Commit();
+  JsonString(&m->Begin("cgosan_version"), CGOSAN_VERSION);
+  m->Commit();
+
+  TextBuffer& stamp = m->Begin("time");
+  stamp.Char('"');
+  FormatRfc3339Utc(now.tv_sec, now.tv_nsec, &stamp);
+  stamp.Char('"');
+  m->Commit();
+
+  JsonString(&m->Begin("kind"), FindingKindName(f.kind));
+  m->Commit();
+
+  TextBuffer summary(g_summary_storage, kSummaryCapacity);
+  FormatSummary(f, &summary);
+  JsonString(&m->Begin("summary"), summary.data(), summary.size());
+  m->Commit();
+
+  TextBuffer& address = m->Begin("address");
+  if (f.has_address) {
+    JsonHex(&address, f.address);
+  } else {
+    address.Append("null");
+  }
+  m->Commit();
+
+  TextBuffer& access = m->Begin("access");
+  access.Char('{');
+  JsonKey(&access, "type");
+  JsonString(&access, AccessTypeName(f.access));
+  access.Char(',');
+  JsonKey(&access, "size");
+  if (f.access_size >= 0) {
+    access.Dec(f.access_size);
+  } else {
+    access.Append("null");
+  }
+  access.Char('}');
+  m->Commit();
+
+  TextBuffer& object = m->Begin("object");
+  if (f.has_object) {
+    object.Char('{');
+    JsonKey(&object, "region");
+    JsonString(&object, RegionName(f.region));
+    object.Char(',');
+    JsonKey(&object, "base");
+    JsonHex(&object, f.object_base);
+    object.Char(',');
+    JsonKey(&object, "size");
+    object.Unsigned(f.object_size);
+    object.Char(',');
+    JsonKey(&object, "offset");
+    object.Dec(f.object_offset);
+    object.Char('}');
+  } else {
+    object.Append("null");
+  }
+  m->Commit();
+
+  TextBuffer& thread = m->Begin("thread");
+  thread.Char('{');
+  JsonKey(&thread, "tid");
+  thread.Dec(f.thread.tid);
+  thread.Char(',');
+  JsonKey(&thread, "name");
+  JsonString(&thread, f.thread.name, strnlen(f.thread.name, sizeof(f.thread.name)));
+  thread.Char(',');
+  JsonKey(&thread, "goroutine");
+  if (f.thread.goroutine >= 0) {
+    thread.Dec(f.thread.goroutine);
+  } else {
+    thread.Append("null");
+  }
+  thread.Char('}');
+  m->Commit();
+
+  TextBuffer& signature = m->Begin("signature");
+  TextBuffer sig(g_summary_storage, kSummaryCapacity);
+  FormatSignature(f, &sig);
+  JsonString(&signature, sig.data(), sig.size());
+  m->Commit();
+}
+
+void FormatProcess(const ProcessInfo& p, JsonSink* sink, ObjectMembers* m) {
+  TextBuffer& head = m->Begin("process");
+  head.Char('{');
+  JsonKey(&head, "pid");
+  head.Dec(p.pid);
+  head.Char(',');
+  JsonKey(&head, "exe");
+  JsonStringOrNull(&head, p.exe);
+  head.Char(',');
+  JsonKey(&head, "build_id");
+  JsonStringOrNull(&head, p.build_id);
+  head.Char(',');
+  JsonKey(&head, "argv");
+  head.Char('[');
+  if (!m->Commit()) return;
+  for (int i = 0; i < p.argc && p.argv != nullptr && p.argv[i] != nullptr; ++i) {
+    JsonString(&sink->Begin(i > 0), p.argv[i]);
+    if (!sink->Commit()) break;
+  }
+  sink->Raw("]}");
+}
+
+void FormatStacks(const Finding& f, int frame_limit, JsonSink* sink, ObjectMembers* m) {
+  m->Begin("stacks").Char('{');
+  if (!m->Commit()) return;
+  for (int s = 0; s < f.num_stacks && s < kMaxStacks; ++s) {
+    const Stack& stack = f.stacks[s];
+    TextBuffer& head = sink->Begin(s > 0);
+    JsonKey(&head, stack.name ? stack.name : "unnamed");
+    head.Char('[');
+    if (!sink->Commit()) break;
+    int n = stack.num_frames < kMaxFramesPerStack ? stack.num_frames : kMaxFramesPerStack;
+    if (n > frame_limit) n = frame_limit;
+    for (int i = 0; i < n; ++i) {
+      FormatFrame(stack.frames[i], &sink->Begin(i > 0));
+      if (!sink->Commit()) break;
+    }
+    sink->Raw("]");
+  }
+  sink->Raw("}");
+}
+
+// Returns false when something was dropped.
+bool FormatWithFrameLimit(const Finding& f, const ProcessInfo& process, const timespec& now,
+                          int frame_limit, bool last_try, TextBuffer* out) {
+  JsonSink sink(out);
+  ObjectMembers members(&sink);
+  sink.Raw("{");
+  FormatScalarMembers(f, now, &members);
+  FormatProcess(process, &sink, &members);
+  FormatStacks(f, frame_limit, &sink, &members);
+  if (sink.dropped() && !last_try) return false;
+  if (sink.dropped() || frame_limit < kMaxFramesPerStack) {
+    sink.Raw(members.count() > 0 ? ",\"truncated\":true" : "\"truncated\":true");
+  }
+  sink.Raw("}\n");
+  return true;
+}
+
+// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
+void CivilFromDays(int64_t z, int64_t* year, unsigned* month, unsigned* day) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *day = doy - (153 * mp + 2) / 5 + 1;
+  *month = mp < 10 ? mp + 3 : mp - 9;
+  *year = static_cast<int64_t>(yoe) + era * 400 + (*month <= 2 ? 1 : 0);
+}
+
+}  // namespace
+
+void FormatRfc3339Utc(int64_t seconds, int64_t nanoseconds, TextBuffer* out) {
+  int64_t days = seconds / 86400;
+  int64_t rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  int64_t year;
+  unsigned month, day;
+  CivilFromDays(days, &year, &month, &day);
+  out->DecPadded(static_cast<uint64_t>(year), 4).Char('-').DecPadded(month, 2).Char('-');
+  out->DecPadded(day, 2).Char('T').DecPadded(static_cast<uint64_t>(rem / 3600), 2).Char(':');
+  out->DecPadded(static_cast<uint64_t>(rem / 60 % 60), 2).Char(':');
+  out->DecPadded(static_cast<uint64_t>(rem % 60), 2).Char('.');
+  out->DecPadded(static_cast<uint64_t>(nanoseconds / 1000000), 3).Char('Z');
+}
+
+void FormatJsonReport(const Finding& f, const ProcessInfo& process, TextBuffer* out) {
+  timespec now = {};
+  clock_gettime(CLOCK_REALTIME, &now);  // async-signal-safe (POSIX), usually the vDSO
+  size_t start = out->size();
+  constexpr int kTries = sizeof(kFrameLimits) / sizeof(kFrameLimits[0]);
+  for (int i = 0; i < kTries; ++i) {
+    out->Resize(start);
+    if (FormatWithFrameLimit(f, process, now, kFrameLimits[i], i == kTries - 1, out)) return;
+  }
+}
+
+}  // namespace cgosan

@@ -1,0 +1,278 @@
+// The text report on stderr, in AddressSanitizer's shape so that users and tools that read
+// ASan reports can read ours. Built line by line into the caller's buffer: a line is added
+// whole or not at all, so even a cut report ends with complete lines.
+#include <errno.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "report/report_internal.h"
+#include "report/report_writer.h"
+#include "shadow/base/raw_io.h"
+
+namespace cgosan {
+namespace {
+
+// One line may hold a long demangled C++ name plus two paths; longer lines are cut.
+constexpr size_t kLineCapacity = 16 * 1024;
+// Room kept at the end of the output for the "report truncated" line.
+constexpr size_t kTruncationReserve = 128;
+// Frames per stack tried, most first, until the report fits.
+constexpr int kFrameLimits[] = {kMaxFramesPerStack, 32, 8, 2};
+
+// Static: reports are serialized by the caller, and the signal stack is too small for it.
+char g_line_storage[kLineCapacity];
+
+class LineSink {
+ public:
+  LineSink(TextBuffer* out, pid_t pid)
+      : out_(out), line_(g_line_storage, sizeof(g_line_storage)), pid_(pid) {}
+
+  TextBuffer& Begin() {
+    line_.Clear();
+    line_.Append("==").Dec(pid_).Append("==cgosan: ");
+    return line_;
+  }
+
+  void End() {
+    if (line_.Truncated()) line_.Resize(line_.capacity() - 2);  // keep room for '\n'
+    line_.Char('\n');
+    if (dropped_) return;
+    if (out_->size() + line_.size() + kTruncationReserve >= out_->capacity()) {
+      dropped_ = true;
+      return;
+    }
+    out_->Append(line_.data(), line_.size());
+    last_blank_ = false;
+  }
+
+  void Blank() {
+    Begin();
+    End();
+    last_blank_ = true;
+  }
+  bool last_blank() const { return last_blank_; }
+  bool dropped() const { return dropped_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  TextBuffer* out_;
+  TextBuffer line_;
+  pid_t pid_;
+  bool dropped_ = false;
+  bool last_blank_ = false;
+};
+
+bool IsFreeKind(const Finding& f) {
+  return f.kind == FindingKind::kDoubleFree || f.kind == FindingKind::kInvalidFree ||
+         f.access == AccessType::kFree;
+}
+
+void AppendAddress(const Finding& f, TextBuffer* out) {
+  if (f.has_address) {
+    out->Hex(f.address);
+  } else {
+    out->Append("<unknown address>");
+  }
+}
+
+void PrintHeader(const Finding& f, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  line.Append("ERROR: ");
+  switch (f.kind) {
+    case FindingKind::kDoubleFree:
+      line.Append("attempting double-free on ");
+      AppendAddress(f, &line);
+      line.Append(" in thread ");
+      AppendThreadId(f.thread.tid, sink->pid(), &line);
+      line.Char(':');
+      break;
+    case FindingKind::kInvalidFree:
+      line.Append("attempting free on address which was not malloc()-ed: ");
+      AppendAddress(f, &line);
+      line.Append(" in thread ");
+      AppendThreadId(f.thread.tid, sink->pid(), &line);
+      break;
+    default:
+      line.Append(FindingKindName(f.kind)).Append(" on ");
+      if (f.has_address) {
+        line.Append("address ").Hex(f.address);
+      } else {
+        line.Append("unknown address");
+      }
+      if (f.pc != 0) line.Append(" at pc ").Hex(f.pc);
+      line.Append(" thread ");
+      AppendThreadId(f.thread.tid, sink->pid(), &line);
+      break;
+  }
+  sink->End();
+  if (f.detail != nullptr && f.detail[0] != '\0') {
+    sink->Begin().Append(f.detail);
+    sink->End();
+  }
+}
+
+void PrintAccessLine(const Finding& f, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  switch (f.access) {
+    case AccessType::kRead: line.Append("READ"); break;
+    case AccessType::kWrite: line.Append("WRITE"); break;
+    default: line.Append("ACCESS"); break;
+  }
+  if (f.access_size >= 0) {
+    line.Append(" of size ").Dec(f.access_size);
+  } else {
+    line.Append(" of unknown size");
+  }
+  line.Append(" at ");
+  AppendAddress(f, &line);
+  line.Append(" thread ");
+  AppendThreadId(f.thread.tid, sink->pid(), &line);
+  if (f.thread.name[0] != '\0') {
+    line.Append(" (").Append(f.thread.name, strnlen(f.thread.name, sizeof(f.thread.name)));
+    line.Char(')');
+  }
+  sink->End();
+}
+
+void PrintFrame(int index, const Frame& fr, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  line.Append("    #").Dec(index).Char(' ').Hex(fr.pc).Append(" in ");
+  line.Append(fr.function ? fr.function : "<unknown>");
+  if (fr.file != nullptr) {
+    line.Char(' ').Append(fr.file);
+    if (fr.line > 0) line.Char(':').Dec(fr.line);
+  }
+  line.Append(" (").Append(fr.module ? fr.module : "<unknown module>").Char('+');
+  line.Hex(fr.module_offset).Char(')');
+  sink->End();
+}
+
+void PrintFrames(const Stack& stack, int frame_limit, LineSink* sink) {
+  int n = stack.num_frames < kMaxFramesPerStack ? stack.num_frames : kMaxFramesPerStack;
+  if (n <= 0) {
+    sink->Begin().Append("    <empty stack>");
+    sink->End();
+  }
+  int shown = n < frame_limit ? n : frame_limit;
+  for (int i = 0; i < shown; ++i) PrintFrame(i, stack.frames[i], sink);
+  if (shown < n) {
+    sink->Begin().Append("    ... ").Dec(n - shown).Append(" more frames not shown");
+    sink->End();
+  }
+  sink->Blank();
+}
+
+void PrintObjectLine(const Finding& f, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  uintptr_t addr = f.has_address ? f.address : f.object_base + f.object_offset;
+  line.Hex(addr).Append(" is located ");
+  if (f.object_offset < 0) {
+    line.Unsigned(static_cast<uint64_t>(0) - static_cast<uint64_t>(f.object_offset));
+    line.Append(" bytes before");
+  } else if (static_cast<uint64_t>(f.object_offset) >= f.object_size) {
+    line.Unsigned(static_cast<uint64_t>(f.object_offset) - f.object_size).Append(" bytes after");
+  } else {
+    line.Dec(f.object_offset).Append(" bytes inside of");
+  }
+  line.Char(' ').Unsigned(f.object_size).Append("-byte region [").Hex(f.object_base).Char(',');
+  line.Hex(f.object_base + f.object_size).Char(')');
+  sink->End();
+}
+
+void PrintStackTitle(const Stack& stack, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  const char* name = stack.name ? stack.name : "unnamed";
+  if (strcmp(name, "free") == 0) {
+    line.Append("freed by thread ");
+    AppendThreadId(stack.tid, sink->pid(), &line);
+    line.Append(" here:");
+  } else if (strcmp(name, "alloc") == 0) {
+    line.Append("previously allocated by thread ");
+    AppendThreadId(stack.tid, sink->pid(), &line);
+    line.Append(" here:");
+  } else {
+    line.Append(name).Append(" stack of thread ");
+    AppendThreadId(stack.tid, sink->pid(), &line);
+    line.Char(':');
+  }
+  sink->End();
+}
+
+// Returns false when some line did not fit.
+bool FormatWithFrameLimit(const Finding& f, int frame_limit, TextBuffer* out) {
+  LineSink sink(out, RawGetPid());
+  PrintHeader(f, &sink);
+  if (!IsFreeKind(f)) PrintAccessLine(f, &sink);
+  const Stack* access = f.FindStack("access");
+  if (access != nullptr) PrintFrames(*access, frame_limit, &sink);
+  if (f.has_object) PrintObjectLine(f, &sink);
+  for (int i = 0; i < f.num_stacks && i < kMaxStacks; ++i) {
+    const Stack& s = f.stacks[i];
+    if (&s == access) continue;
+    PrintStackTitle(s, &sink);
+    PrintFrames(s, frame_limit, &sink);
+  }
+  if (!sink.last_blank()) sink.Blank();
+  FormatSummary(f, &sink.Begin());
+  sink.End();
+  return !sink.dropped();
+}
+
+}  // namespace
+
+void AppendThreadId(pid_t tid, pid_t pid, TextBuffer* out) {
+  if (tid == 0) {
+    out->Append("T?");
+  } else if (tid == pid) {
+    out->Append("T0");
+  } else {
+    out->Char('T').Dec(tid);
+  }
+}
+
+void FormatTextReport(const Finding& f, TextBuffer* out) {
+  size_t start = out->size();
+  for (int limit : kFrameLimits) {
+    out->Resize(start);
+    if (FormatWithFrameLimit(f, limit, out)) return;
+  }
+  // Even two frames per stack did not fit: keep the lines that did and say so.
+  // The reserve was kept for exactly this line.
+  LineSink sink(out, RawGetPid());
+  TextBuffer& line = sink.Begin();
+  line.Append("(report truncated)\n");
+  out->Append(line.data(), line.size());
+}
+
+void PrintLine(const char* msg) {
+  InlineTextBuffer<40> prefix;
+  prefix.Append("==").Dec(RawGetPid()).Append("==cgosan: ");
+  if (msg == nullptr) msg = "";
+  // One writev keeps the line whole even when other threads write to stderr too.
+  struct iovec iov[3] = {
+      {const_cast<char*>(prefix.data()), prefix.size()},
+      {const_cast<char*>(msg), strlen(msg)},
+      {const_cast<char*>("\n"), 1},
+  };
+  size_t total = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
+  long n;
+  do {
+    n = syscall(SYS_writev, 2, iov, 3);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 || static_cast<size_t>(n) == total) return;
+  // A short write: finish what is left piece by piece.
+  size_t done = static_cast<size_t>(n);
+  for (const struct iovec& v : iov) {
+    if (done >= v.iov_len) {
+      done -= v.iov_len;
+      continue;
+    }
+    RawWriteAll(2, static_cast<const char*>(v.iov_base) + done, v.iov_len - done);
+    done = 0;
+  }
+}
+
+}  // namespace cgosan

@@ -1,0 +1,27 @@
+// Memory for cgosan's own tables, taken straight from the kernel.
+// Never through malloc (we are malloc) nor through the interposed mmap (that would record
+// cgosan's own mappings as the program's).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cgosan {
+
+// Anonymous private read-write memory, MAP_NORESERVE: pages cost nothing until touched.
+// Returns nullptr on failure.
+void* InternalMmap(size_t size);
+// Anonymous PROT_NONE reservation.
+void* InternalReserve(size_t size);
+void InternalMunmap(void* p, size_t size);
+// Raw system calls that bypass the interposed wrappers; return 0 / pointer or -errno style
+// (see definitions).
+int InternalMprotect(void* p, size_t size, int prot);
+// Replaces [p, p+size) with fresh PROT_NONE pages (drops contents in one system call).
+bool InternalDiscardAndProtect(void* p, size_t size);
+
+size_t PageSize();
+inline uintptr_t RoundUp(uintptr_t x, uintptr_t align) { return (x + align - 1) & ~(align - 1); }
+inline uintptr_t RoundDown(uintptr_t x, uintptr_t align) { return x & ~(align - 1); }
+
+}  // namespace cgosan

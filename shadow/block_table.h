@@ -1,0 +1,35 @@
+// BlockTable: the unguarded C heap blocks (served by glibc), keyed by base address.
+// Sharded open-addressing hash tables, each behind a SpinLock, storage from InternalMmap:
+// it is used from inside malloc, before libc is initialised, and must not allocate.
+// (Abseil's containers are not an option here: Debian's archives are not PIC, and its
+// shared objects would enter the target's global symbol scope.)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shadow/base/spin_lock.h"
+#include "shadow/heap_block.h"
+
+namespace cgosan {
+
+class BlockTable {
+ public:
+  // Inserts or replaces the record for block.base.
+  static void Insert(const HeapBlock& block);
+  // Copies the record whose base is exactly `base` into *out.
+  static bool Find(uintptr_t base, HeapBlock* out);
+  // Marks a live block freed (records the free stack). Returns the previous state through
+  // *prior (copied, with its old state), false when base is unknown.
+  static bool MarkFreed(uintptr_t base, StackId free_stack, pid_t free_tid, HeapBlock* prior);
+  static bool Erase(uintptr_t base);
+  // Slow path for reports: the block (live or freed) that contains addr. Scans every shard.
+  static bool FindContaining(uintptr_t addr, HeapBlock* out);
+  static size_t LiveCount();
+
+  // fork(): hold every shard lock across fork so the child never inherits a held lock.
+  static void LockAll();
+  static void UnlockAll();
+};
+
+}  // namespace cgosan

@@ -1,0 +1,126 @@
+// CHeap implementation: routes blocks between the guarded pool and glibc's allocator
+// (glibc's __libc_* entry points: the real allocator, which never calls back into ours).
+#include "shadow/c_heap.h"
+
+#include <cstring>
+
+#include "shadow/block_table.h"
+#include "shadow/guarded_pool.h"
+#include "shadow/quarantine.h"
+
+extern "C" {
+void* __libc_malloc(size_t size);
+void* __libc_calloc(size_t n, size_t size);
+void* __libc_memalign(size_t alignment, size_t size);
+void __libc_free(void* p);
+}
+
+namespace cgosan {
+namespace {
+
+Quarantine g_unguarded_quarantine;
+bool g_configured = false;
+
+void* RealAllocate(size_t size, size_t alignment, bool zero) {
+  if (alignment <= 16) return zero ? __libc_calloc(1, size ? size : 1) : __libc_malloc(size ? size : 1);
+  void* p = __libc_memalign(alignment, size ? size : 1);
+  if (p && zero) memset(p, 0, size);
+  return p;
+}
+
+void ReleaseUnguarded(uintptr_t base) {
+  BlockTable::Erase(base);
+  __libc_free(reinterpret_cast<void*>(base));
+}
+
+}  // namespace
+
+void CHeap::Configure(const CHeapConfig& config) {
+  if (config.guard_enabled) {
+    GuardedPoolConfig pool;
+    pool.pool_bytes = config.guard_pool_bytes;
+    pool.quarantine_bytes = config.quarantine_bytes;
+    pool.max_live_slots = config.max_live_guarded;
+    pool.left_aligned = config.guard_left;
+    GuardedPool::Init(pool);
+  }
+  g_unguarded_quarantine.Init(config.quarantine_bytes, size_t{1} << 20);
+  g_configured = true;
+}
+
+void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
+                      pid_t tid) {
+  if (guard && GuardedPool::Enabled()) {
+    void* p = GuardedPool::Allocate(size, alignment, stack, tid);
+    if (p) {
+      if (zero) memset(p, 0, size);
+      return p;
+    }
+  }
+  void* p = RealAllocate(size, alignment, zero);
+  if (!p) return nullptr;
+  HeapBlock b;
+  b.base = reinterpret_cast<uintptr_t>(p);
+  b.size = size;
+  b.alloc_stack = stack;
+  b.alloc_tid = tid;
+  b.alignment = static_cast<uint32_t>(alignment);
+  BlockTable::Insert(b);
+  return p;
+}
+
+FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
+                        uint64_t* corrupt_offset) {
+  uintptr_t addr = reinterpret_cast<uintptr_t>(ptr);
+  *block_known = false;
+  if (GuardedPool::Contains(addr)) {
+    switch (GuardedPool::Free(ptr, stack, tid, block, corrupt_offset)) {
+      case PoolFreeResult::kOk:
+        return FreeVerdict::kOk;
+      case PoolFreeResult::kDoubleFree:
+        *block_known = true;
+        return FreeVerdict::kDoubleFree;
+      case PoolFreeResult::kCanaryCorrupted:
+        *block_known = true;
+        return FreeVerdict::kOverflowAtFree;
+      case PoolFreeResult::kInvalidFree:
+        *block_known = block->base != 0;
+        return FreeVerdict::kInvalidFree;
+    }
+  }
+  if (!BlockTable::MarkFreed(addr, stack, tid, block)) {
+    *block_known = BlockTable::FindContaining(addr, block);
+    return FreeVerdict::kInvalidFree;
+  }
+  *block_known = true;
+  if (block->state == BlockState::kFreed) return FreeVerdict::kDoubleFree;
+  Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
+  int n = g_configured ? g_unguarded_quarantine.Push({addr, block->size}, evicted) : 0;
+  if (!g_configured) ReleaseUnguarded(addr);
+  for (int i = 0; i < n; ++i) ReleaseUnguarded(evicted[i].key);
+  return FreeVerdict::kOk;
+}
+
+bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
+  if (GuardedPool::Contains(ptr)) return GuardedPool::FindLive(ptr, out);
+  return BlockTable::Find(ptr, out) && out->state == BlockState::kLive;
+}
+
+bool CHeap::FindContaining(uintptr_t addr, HeapBlock* out) {
+  if (GuardedPool::Contains(addr)) return GuardedPool::FindContaining(addr, out);
+  return BlockTable::FindContaining(addr, out);
+}
+
+void CHeap::LockAllForFork() {
+  GuardedPool::LockAll();
+  g_unguarded_quarantine.Lock();
+  BlockTable::LockAll();
+}
+
+void CHeap::UnlockAllAfterFork() {
+  BlockTable::UnlockAll();
+  g_unguarded_quarantine.Unlock();
+  GuardedPool::UnlockAll();
+}
+
+}  // namespace cgosan

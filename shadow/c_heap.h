@@ -1,0 +1,51 @@
+// CHeap: the C heap model. Every block the program gets from malloc & co. is known here:
+// guarded blocks in the GuardedPool, the others served by glibc and recorded in the
+// BlockTable; frees are validated and quarantined. No reporting here: results say what
+// happened and preload/ turns them into findings.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shadow/heap_block.h"
+
+namespace cgosan {
+
+struct CHeapConfig {
+  bool guard_enabled = false;  // reserve a guarded pool at all
+  size_t guard_pool_bytes = size_t{1} << 30;
+  uint64_t quarantine_bytes = uint64_t{64} << 20;
+  size_t max_live_guarded = 8192;
+  bool guard_left = false;
+};
+
+enum class FreeVerdict {
+  kOk,
+  kDoubleFree,       // *block: the freed block (with its free stack)
+  kInvalidFree,      // *block filled when the pointer is inside a known block
+  kOverflowAtFree,   // freed; *block and *corrupt_offset say where the canary broke
+};
+
+class CHeap {
+ public:
+  // Called once options are known. Before that, blocks are tracked, never guarded.
+  static void Configure(const CHeapConfig& config);
+
+  // A block of `size` bytes; `guard` asks for a guarded slot (falls back to unguarded).
+  static void* Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
+                        pid_t tid);
+  static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block,
+                          bool* block_known, uint64_t* corrupt_offset);
+  // The live block starting exactly at ptr.
+  static bool FindLive(uintptr_t ptr, HeapBlock* out);
+  // Any known block (live or freed, guarded or not) containing addr. Slow for unguarded
+  // blocks (a full scan): for reports only.
+  static bool FindContaining(uintptr_t addr, HeapBlock* out);
+
+  static void LockAllForFork();
+  static void UnlockAllAfterFork();
+};
+
+}  // namespace cgosan

@@ -1,0 +1,36 @@
+// Options: cgosan's configuration, parsed from CGOSAN_OPTIONS ("k=v:k=v" or "k=v,k=v").
+// Declared once in options.inc. Parsing never allocates: it runs before the program.
+#pragma once
+
+#include <cstdint>
+
+#include "shadow/base/text_buffer.h"
+
+namespace cgosan {
+
+enum class GuardMode : int { kAll = 0, kSampled = 1, kNone = 2 };
+
+struct Options {
+#define CGOSAN_INT(name, def, lo, hi, help) int64_t name = def;
+#define CGOSAN_STRING(name, def, help) char name[4096] = def;
+#define CGOSAN_ENUM(name, def, values, help) int name = def;
+#include "shadow/options.inc"
+#undef CGOSAN_INT
+#undef CGOSAN_STRING
+#undef CGOSAN_ENUM
+
+  GuardMode guard_mode() const { return static_cast<GuardMode>(guard); }
+};
+
+// Parses `text` over the defaults already in *out. On error writes one line naming the
+// option and the accepted values into *error and returns false.
+bool ParseOptions(const char* text, Options* out, TextBuffer* error);
+
+// The help text: every option with its default, accepted values and description.
+void FormatOptionsHelp(TextBuffer* out);
+
+// The options of this process (defaults until the preload has parsed CGOSAN_OPTIONS).
+Options& MutableOptions();
+inline const Options& GetOptions() { return MutableOptions(); }
+
+}  // namespace cgosan

@@ -1,0 +1,42 @@
+// Quarantine: a FIFO of freed things (slot indices or block addresses) with a byte budget.
+// Memory freed by the program waits here before it can be reused, so that a use after free
+// or a double free finds the freed record instead of someone else's new block.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shadow/base/spin_lock.h"
+
+namespace cgosan {
+
+class Quarantine {
+ public:
+  struct Entry {
+    uintptr_t key;
+    uint64_t bytes;
+  };
+  static constexpr int kMaxEvictPerPush = 64;
+
+  // budget_bytes == 0: nothing is held (every Push evicts its own entry at once).
+  bool Init(uint64_t budget_bytes, size_t max_entries);
+
+  // Appends e; returns the entries that now leave the quarantine (oldest first) in
+  // evicted[0..return value) (room for kMaxEvictPerPush + 1). The caller releases them.
+  int Push(Entry e, Entry* evicted);
+
+  uint64_t bytes() const { return bytes_; }
+  void Lock() { lock_.Lock(); }
+  void Unlock() { lock_.Unlock(); }
+
+ private:
+  SpinLock lock_;
+  Entry* ring_ = nullptr;
+  size_t capacity_ = 0;
+  size_t head_ = 0;  // oldest
+  size_t count_ = 0;
+  uint64_t bytes_ = 0;
+  uint64_t budget_ = 0;
+};
+
+}  // namespace cgosan

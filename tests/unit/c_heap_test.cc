@@ -1,0 +1,177 @@
+// The C heap model without the preload: block table, guarded pool (real guard pages and
+// real faults), quarantine, and the free verdicts.
+#include "shadow/c_heap.h"
+
+#include <gtest/gtest.h>
+#include <setjmp.h>
+#include <signal.h>
+
+#include <cstring>
+#include <vector>
+
+#include "shadow/block_table.h"
+#include "shadow/guarded_pool.h"
+
+namespace cgosan {
+namespace {
+
+class CHeapTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    CHeapConfig config;
+    config.guard_enabled = true;
+    config.guard_pool_bytes = size_t{64} << 20;
+    config.quarantine_bytes = size_t{1} << 20;
+    config.max_live_guarded = 1000;
+    CHeap::Configure(config);
+  }
+};
+
+TEST_F(CHeapTest, UnguardedBlocksAreTrackedAndFreedOnce) {
+  void* p = CHeap::Allocate(40, 0, false, false, 7, 1);
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
+  HeapBlock b;
+  ASSERT_TRUE(CHeap::FindLive(reinterpret_cast<uintptr_t>(p), &b));
+  EXPECT_EQ(b.size, 40u);
+  EXPECT_EQ(b.alloc_stack, 7u);
+  bool known;
+  uint64_t off;
+  EXPECT_EQ(CHeap::Free(p, 9, 1, &b, &known, &off), FreeVerdict::kOk);
+  EXPECT_EQ(CHeap::Free(p, 10, 1, &b, &known, &off), FreeVerdict::kDoubleFree);
+  EXPECT_TRUE(known);
+  EXPECT_EQ(b.free_stack, 9u);  // the first free's stack
+}
+
+TEST_F(CHeapTest, InvalidFreeOfMiddleOfBlockNamesTheBlock) {
+  char* p = static_cast<char*>(CHeap::Allocate(64, 0, false, false, 1, 1));
+  HeapBlock b;
+  bool known;
+  uint64_t off;
+  EXPECT_EQ(CHeap::Free(p + 8, 2, 1, &b, &known, &off), FreeVerdict::kInvalidFree);
+  ASSERT_TRUE(known);
+  EXPECT_EQ(b.base, reinterpret_cast<uintptr_t>(p));
+  int on_stack;
+  EXPECT_EQ(CHeap::Free(&on_stack, 2, 1, &b, &known, &off), FreeVerdict::kInvalidFree);
+  EXPECT_FALSE(known);
+  EXPECT_EQ(CHeap::Free(p, 2, 1, &b, &known, &off), FreeVerdict::kOk);
+}
+
+TEST_F(CHeapTest, GuardedBlockIsRightAlignedAgainstAGuardPage) {
+  for (size_t size : {1, 13, 16, 100, 4096, 5000, 70000}) {
+    char* p = static_cast<char*>(CHeap::Allocate(size, 0, true, true, 1, 1));
+    ASSERT_NE(p, nullptr);
+    uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    EXPECT_TRUE(GuardedPool::Contains(a)) << size;
+    EXPECT_EQ(a % 16, 0u);
+    for (size_t i = 0; i < size; ++i) ASSERT_EQ(p[i], 0) << size;  // zeroed
+    // The guard page starts at the first page boundary at or after the 16-rounded end.
+    uintptr_t guard = (a + size + 4095) & ~uintptr_t{4095};
+    EXPECT_LE(guard - (a + size), 15u) << size;
+    PoolFaultInfo info = GuardedPool::ExplainFault(guard);
+    EXPECT_EQ(info.kind, PoolFaultInfo::kOverflow) << size;
+    EXPECT_EQ(info.block.base, a);
+    HeapBlock b;
+    bool known;
+    uint64_t off;
+    EXPECT_EQ(CHeap::Free(p, 3, 1, &b, &known, &off), FreeVerdict::kOk) << size;
+    info = GuardedPool::ExplainFault(a);
+    EXPECT_EQ(info.kind, PoolFaultInfo::kUseAfterFree);
+    EXPECT_EQ(info.block.free_stack, 3u);
+    EXPECT_EQ(CHeap::Free(p, 4, 1, &b, &known, &off), FreeVerdict::kDoubleFree);
+  }
+}
+
+TEST_F(CHeapTest, SlackOverflowIsFoundAtFree) {
+  char* p = static_cast<char*>(CHeap::Allocate(13, 0, false, true, 1, 1));
+  ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
+  p[14] = 'x';  // inside the slack before the guard: no fault
+  HeapBlock b;
+  bool known;
+  uint64_t off = 0;
+  EXPECT_EQ(CHeap::Free(p, 3, 1, &b, &known, &off), FreeVerdict::kOverflowAtFree);
+  EXPECT_EQ(off, 14u);
+  EXPECT_EQ(b.size, 13u);
+}
+
+TEST_F(CHeapTest, AlignmentIsHonoured) {
+  for (size_t align : {32, 64, 256, 4096}) {
+    void* p = CHeap::Allocate(100, align, false, true, 1, 1);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align;
+    HeapBlock b;
+    bool known;
+    uint64_t off;
+    EXPECT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
+  }
+  void* big = CHeap::Allocate(100, 8192, false, true, 1, 1);  // beyond a page: unguarded
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big) % 8192, 0u);
+  EXPECT_FALSE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(big)));
+}
+
+sigjmp_buf g_jump;
+void* g_fault_addr;
+void OnSegv(int, siginfo_t* info, void*) {
+  g_fault_addr = info->si_addr;
+  siglongjmp(g_jump, 1);
+}
+
+TEST_F(CHeapTest, FreedGuardedMemoryReallyFaults) {
+  struct sigaction sa = {}, old;
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, &old);
+  volatile char* p = static_cast<char*>(CHeap::Allocate(32, 0, false, true, 1, 1));
+  HeapBlock b;
+  bool known;
+  uint64_t off;
+  ASSERT_EQ(CHeap::Free(const_cast<char*>(p), 1, 1, &b, &known, &off), FreeVerdict::kOk);
+  g_fault_addr = nullptr;
+  if (sigsetjmp(g_jump, 1) == 0) {
+    (void)p[3];
+    ADD_FAILURE() << "no fault";
+  }
+  EXPECT_EQ(g_fault_addr, p + 3);
+  sigaction(SIGSEGV, &old, nullptr);
+}
+
+TEST_F(CHeapTest, LiveGuardedBudgetFallsBackToUnguarded) {
+  std::vector<void*> blocks;
+  size_t guarded = 0;
+  for (int i = 0; i < 3000; ++i) {
+    void* p = CHeap::Allocate(24, 0, false, true, 1, 1);
+    ASSERT_NE(p, nullptr);
+    guarded += GuardedPool::Contains(reinterpret_cast<uintptr_t>(p));
+    blocks.push_back(p);
+  }
+  EXPECT_LE(guarded, 1000u);
+  EXPECT_GT(guarded, 900u);
+  for (void* p : blocks) {
+    HeapBlock b;
+    bool known;
+    uint64_t off;
+    ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
+  }
+}
+
+TEST(BlockTableTest, ManyBlocksGrowAndShrink) {
+  std::vector<HeapBlock> blocks(50000);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    blocks[i].base = 0x100000 + i * 32;
+    blocks[i].size = 16;
+    BlockTable::Insert(blocks[i]);
+  }
+  HeapBlock out;
+  for (size_t i = 0; i < blocks.size(); i += 7) {
+    ASSERT_TRUE(BlockTable::Find(blocks[i].base, &out));
+    EXPECT_EQ(out.base, blocks[i].base);
+  }
+  ASSERT_TRUE(BlockTable::FindContaining(0x100000 + 5 * 32 + 3, &out));
+  EXPECT_EQ(out.base, 0x100000u + 5 * 32);
+  for (auto& b : blocks) ASSERT_TRUE(BlockTable::Erase(b.base));
+  EXPECT_FALSE(BlockTable::Find(blocks[0].base, &out));
+}
+
+}  // namespace
+}  // namespace cgosan

@@ -1,0 +1,239 @@
+// The text report: exact ASan-shaped lines for each kind, thread naming, object position
+// wording, and truncation that keeps whole prefixed lines.
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "report/report_internal.h"
+#include "report/report_writer.h"
+#include "tests/unit/report_test_util.h"
+
+namespace cgosan {
+namespace {
+
+using testing_util::AddFrames;
+using testing_util::kLibc;
+using testing_util::kProg;
+using testing_util::MakeFrame;
+using testing_util::MakeUseAfterFree;
+using testing_util::Prefix;
+using testing_util::SplitLines;
+
+std::vector<std::string> TextLines(const Finding& f, size_t capacity = 256 * 1024) {
+  std::vector<char> storage(capacity);
+  TextBuffer out(storage.data(), storage.size());
+  FormatTextReport(f, &out);
+  EXPECT_FALSE(out.Truncated());
+  std::string text(out.data(), out.size());
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  return SplitLines(text);
+}
+
+std::vector<std::string> Prefixed(const std::vector<std::string>& lines) {
+  std::vector<std::string> out;
+  for (const std::string& l : lines) out.push_back(Prefix() + l);
+  return out;
+}
+
+TEST(ReportTextTest, UseAfterFreeHasTheAsanShape) {
+  auto f = MakeUseAfterFree();
+  EXPECT_EQ(TextLines(*f),
+            Prefixed({
+                "ERROR: heap-use-after-free on address 0x7f3a1c001010 at pc 0x4a1b2c thread T0",
+                "READ of size 1 at 0x7f3a1c001010 thread T0 (prog)",
+                "    #0 0x4a1b2c in readkept main.c:8 (/tmp/prog+0x1b2c)",
+                "    #1 0x4a1c00 in main main.c:20 (/tmp/prog+0x1c00)",
+                "    #2 0x7f0000029d90 in __libc_start_call_main "
+                "(/usr/lib/x86_64-linux-gnu/libc.so.6+0x29d90)",
+                "",
+                "0x7f3a1c001010 is located 0 bytes inside of 13-byte region "
+                "[0x7f3a1c001010,0x7f3a1c00101d)",
+                "freed by thread T0 here:",
+                "    #0 0x4a1b00 in dropkept main.c:12 (/tmp/prog+0x1b00)",
+                "    #1 0x4a1c10 in main main.c:21 (/tmp/prog+0x1c10)",
+                "",
+                "previously allocated by thread T4242 here:",
+                "    #0 0x4a1a00 in keep (/tmp/prog+0x1a00)",
+                "    #1 0x4a1a80 in <unknown> (/tmp/prog+0x1a80)",
+                "",
+                "SUMMARY: cgosan: heap-use-after-free main.c:8 in readkept",
+            }));
+}
+
+TEST(ReportTextTest, OverflowAfterTheBlockWriteOfUnknownSize) {
+  auto f = MakeUseAfterFree();
+  f->kind = FindingKind::kHeapBufferOverflow;
+  f->access = AccessType::kWrite;
+  f->access_size = -1;
+  f->address = f->object_base + 20;
+  f->object_offset = 20;
+  f->thread.tid = getpid() + 7;
+  f->num_stacks = 1;  // access only
+  std::vector<std::string> lines = TextLines(*f);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines[0], Prefix() + "ERROR: heap-buffer-overflow on address 0x7f3a1c001024 at pc "
+                                 "0x4a1b2c thread T" + std::to_string(getpid() + 7));
+  EXPECT_EQ(lines[1], Prefix() + "WRITE of unknown size at 0x7f3a1c001024 thread T" +
+                          std::to_string(getpid() + 7) + " (prog)");
+  EXPECT_EQ(lines[lines.size() - 3], Prefix() + "0x7f3a1c001024 is located 7 bytes after 13-byte "
+                                                "region [0x7f3a1c001010,0x7f3a1c00101d)");
+  EXPECT_EQ(lines[lines.size() - 2], Prefix());
+  EXPECT_EQ(lines.back(), Prefix() + "SUMMARY: cgosan: heap-buffer-overflow main.c:8 in readkept");
+}
+
+TEST(ReportTextTest, ObjectPositionWording) {
+  auto f = MakeUseAfterFree();
+  f->num_stacks = 0;
+  auto object_line = [&](int64_t offset) {
+    f->object_offset = offset;
+    f->address = f->object_base + offset;
+    for (const std::string& l : TextLines(*f)) {
+      if (l.find(" is located ") != std::string::npos) return l.substr(Prefix().size());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(object_line(12), "0x7f3a1c00101c is located 12 bytes inside of 13-byte region "
+                             "[0x7f3a1c001010,0x7f3a1c00101d)");
+  EXPECT_EQ(object_line(13), "0x7f3a1c00101d is located 0 bytes after 13-byte region "
+                             "[0x7f3a1c001010,0x7f3a1c00101d)");
+  EXPECT_EQ(object_line(-5), "0x7f3a1c00100b is located 5 bytes before 13-byte region "
+                             "[0x7f3a1c001010,0x7f3a1c00101d)");
+}
+
+TEST(ReportTextTest, DoubleFreeHasNoAccessLine) {
+  auto f = MakeUseAfterFree();
+  f->kind = FindingKind::kDoubleFree;
+  f->access = AccessType::kFree;
+  f->access_size = -1;
+  std::vector<std::string> lines = TextLines(*f);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[0], Prefix() + "ERROR: attempting double-free on 0x7f3a1c001010 in thread T0:");
+  EXPECT_EQ(lines[1], Prefix() + "    #0 0x4a1b2c in readkept main.c:8 (/tmp/prog+0x1b2c)");
+  for (const std::string& l : lines) EXPECT_EQ(l.find("READ"), std::string::npos) << l;
+  EXPECT_EQ(lines.back(), Prefix() + "SUMMARY: cgosan: double-free main.c:8 in readkept");
+}
+
+TEST(ReportTextTest, InvalidFreeWithDetail) {
+  Finding f;
+  f.kind = FindingKind::kInvalidFree;
+  f.has_address = true;
+  f.address = 0x602000000015;
+  f.access = AccessType::kFree;
+  f.thread.tid = getpid();
+  f.detail = "the address is 5 bytes inside of a 13-byte block";
+  Stack* s = f.AddStack("access");
+  s->tid = getpid();
+  AddFrames(s, {MakeFrame(0x7f0000012345, "free", nullptr, 0, kLibc, 0x12345),
+                MakeFrame(0x401234, nullptr, nullptr, 0, kProg, 0x1234)});
+  EXPECT_EQ(TextLines(f),
+            Prefixed({
+                "ERROR: attempting free on address which was not malloc()-ed: 0x602000000015 in "
+                "thread T0",
+                "the address is 5 bytes inside of a 13-byte block",
+                "    #0 0x7f0000012345 in free (/usr/lib/x86_64-linux-gnu/libc.so.6+0x12345)",
+                "    #1 0x401234 in <unknown> (/tmp/prog+0x1234)",
+                "",
+                "SUMMARY: cgosan: invalid-free (/tmp/prog+0x1234)",
+            }));
+}
+
+TEST(ReportTextTest, OtherStacksAndEmptyStacks) {
+  Finding f;
+  f.kind = FindingKind::kHeapUseAfterFree;
+  f.has_address = true;
+  f.address = 0x1000;
+  f.access = AccessType::kRead;
+  f.access_size = 8;
+  f.thread.tid = 99;
+  f.AddStack("access")->tid = 99;
+  Stack* reloc = f.AddStack("relocation");
+  reloc->tid = 5;
+  AddFrames(reloc, {MakeFrame(0x401000, "main.grow", "/src/main.go", 30, kProg, 0x1000,
+                              FrameLang::kGo)});
+  f.AddStack("free");  // tid unknown
+  EXPECT_EQ(TextLines(f),
+            Prefixed({
+                "ERROR: heap-use-after-free on address 0x1000 thread T99",
+                "READ of size 8 at 0x1000 thread T99",
+                "    <empty stack>",
+                "",
+                "relocation stack of thread T5:",
+                "    #0 0x401000 in main.grow /src/main.go:30 (/tmp/prog+0x1000)",
+                "",
+                "freed by thread T? here:",
+                "    <empty stack>",
+                "",
+                "SUMMARY: cgosan: heap-use-after-free",
+            }));
+}
+
+TEST(ReportTextTest, ThreadIds) {
+  InlineTextBuffer<32> b;
+  AppendThreadId(1234, 1234, &b);
+  EXPECT_STREQ(b.data(), "T0");
+  b.Clear();
+  AppendThreadId(1240, 1234, &b);
+  EXPECT_STREQ(b.data(), "T1240");
+  b.Clear();
+  AppendThreadId(0, 1234, &b);
+  EXPECT_STREQ(b.data(), "T?");
+}
+
+std::unique_ptr<Finding> MakeHugeFinding() {
+  auto f = MakeUseAfterFree();
+  f->num_stacks = 0;
+  static std::string long_name(3000, 'x');
+  const char* names[] = {"access", "free", "alloc", "relocation", "holder_alloc", "call"};
+  for (const char* name : names) {
+    Stack* s = f->AddStack(name);
+    s->tid = getpid();
+    for (int i = 0; i < kMaxFramesPerStack; ++i) {
+      s->frames[s->num_frames++] =
+          MakeFrame(0x400000 + i, long_name.c_str(), "/src/very/long/path/file.c", i + 1,
+                    kProg, static_cast<uintptr_t>(i));
+    }
+  }
+  return f;
+}
+
+TEST(ReportTextTest, TruncatedReportKeepsWholeLinesAndSummary) {
+  auto f = MakeHugeFinding();
+  std::vector<char> storage(256 * 1024);
+  TextBuffer out(storage.data(), storage.size());
+  FormatTextReport(*f, &out);
+  std::string text(out.data(), out.size());
+  ASSERT_EQ(text.back(), '\n');
+  std::vector<std::string> lines = SplitLines(text);
+  for (const std::string& l : lines) ASSERT_EQ(l.rfind(Prefix(), 0), 0u) << l;
+  // Fewer frames per stack, said so, and the summary survives.
+  EXPECT_NE(text.find("more frames not shown"), std::string::npos);
+  EXPECT_EQ(lines.back().rfind(Prefix() + "SUMMARY: cgosan: heap-use-after-free", 0), 0u);
+}
+
+TEST(ReportTextTest, TinyBufferStillEndsWithACompleteLine) {
+  auto f = MakeHugeFinding();
+  std::vector<char> storage(2048);
+  TextBuffer out(storage.data(), storage.size());
+  FormatTextReport(*f, &out);
+  std::string text(out.data(), out.size());
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  std::vector<std::string> lines = SplitLines(text);
+  for (const std::string& l : lines) EXPECT_EQ(l.rfind(Prefix(), 0), 0u) << l;
+  EXPECT_EQ(lines.back(), Prefix() + "(report truncated)");
+}
+
+TEST(ReportTextTest, PrintLineWritesOnePrefixedLine) {
+  testing_util::StderrCapture capture;
+  PrintLine("hello there");
+  PrintLine(std::string(10000, 'y').c_str());
+  std::string got = capture.Take();
+  EXPECT_EQ(got, Prefix() + "hello there\n" + Prefix() + std::string(10000, 'y') + "\n");
+}
+
+}  // namespace
+}  // namespace cgosan
