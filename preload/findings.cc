@@ -57,8 +57,7 @@ void AddBlockStacks(Finding* f, const HeapBlock& block) {
 
 Finding* BeginFinding(FindingKind kind) {
   Finding* f = &g_finding;
-  *f = Finding();
-  f->kind = kind;
+  f->Reset(kind);
   CurrentThreadInfo(&f->thread);
   Symbolizer::Refresh();
   return f;

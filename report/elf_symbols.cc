@@ -61,7 +61,11 @@ bool Better(const ElfReader& elf, const SymbolTableInfo& t, const SymbolQuery& q
             const Elf64_Sym& s, bool exact, int* s_underscores) {
   if (!q.found) return true;
   if (exact != q.exact) return exact;
-  if (!exact) return s.st_value > q.value;  // nearest preceding wins
+  if (!exact) {
+    // Nearest preceding wins; at one address a sized symbol, whose extent is known, wins.
+    if (s.st_value != q.value) return s.st_value > q.value;
+    return s.st_size > 0 && q.size == 0;
+  }
   if (s.st_size != q.size) return s.st_size < q.size;  // the innermost range
   if (s.st_value != q.value) return s.st_value > q.value;
   bool s_func = ELF64_ST_TYPE(s.st_info) == STT_FUNC;
@@ -147,9 +151,14 @@ void LookupSymbols(const ElfReader& elf, const SymbolTableInfo& table, SymbolQue
     }
     if (got < bytes) break;
   }
-  // A name outside the string table is no name.
   for (int i = 0; i < count; ++i) {
-    if (queries[i].found && queries[i].name >= table.str_size) queries[i].found = false;
+    SymbolQuery& q = queries[i];
+    // The nearest preceding symbol names vaddr only when its extent is unknown: a sized one
+    // that ends before vaddr says vaddr is in some other, unnamed code (a static function
+    // absent from .dynsym), and a wrong name would mislead more than none.
+    if (q.found && !q.exact && q.size > 0) q.found = false;
+    // A name outside the string table is no name.
+    if (q.found && q.name >= table.str_size) q.found = false;
   }
 }
 

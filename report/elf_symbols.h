@@ -41,7 +41,7 @@ struct SymbolQuery {
 
 // Resolves every query: the FUNC/NOTYPE symbol containing vaddr (aliases: the name with the
 // fewest leading underscores, then global over weak over local: "getpid", not "__getpid"),
-// else the nearest preceding such symbol in the same section.
+// else the nearest preceding such symbol in the same section when its size is unknown (0).
 void LookupSymbols(const ElfReader& elf, const SymbolTableInfo& table, SymbolQuery* queries,
                    int count);
 

@@ -78,6 +78,25 @@ struct Finding {
   int num_stacks = 0;
   Stack stacks[kMaxStacks];
 
+  // Back to a fresh finding of `kind`, in place: a Finding is far too big for a temporary
+  // on a signal stack (Go's is 32 KiB).
+  void Reset(FindingKind new_kind) {
+    kind = new_kind;
+    has_address = false;
+    address = 0;
+    pc = 0;
+    access = AccessType::kUnknown;
+    access_size = -1;
+    has_object = false;
+    region = Region::kUnknown;
+    object_base = 0;
+    object_size = 0;
+    object_offset = 0;
+    detail = nullptr;
+    thread = ThreadInfo();
+    num_stacks = 0;
+  }
+
   Stack* AddStack(const char* name) {
     if (num_stacks >= kMaxStacks) return nullptr;
     Stack* s = &stacks[num_stacks++];

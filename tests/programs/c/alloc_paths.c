@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   } else {
     return unknown_mode(mode);
   }
-  say("ptr=%p", (void*)p);
+  say_ptr("ptr", (void*)p);
   say("size=%ld", size);
   int c = overflow_reader(p, size);
   say("read=%d", c);

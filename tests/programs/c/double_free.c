@@ -14,7 +14,7 @@ NOINLINE void do_free_again(char* p) { free(p); }
 int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "bug");
   char* p = do_alloc(24);
-  say("ptr=%p", (void*)p);
+  say_ptr("ptr", (void*)p);
   if (is_mode(mode, "ok")) {
     do_free(p);
   } else if (is_mode(mode, "bug")) {

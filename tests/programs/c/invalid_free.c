@@ -20,7 +20,7 @@ NOINLINE void* do_realloc(void* p, size_t n) { return realloc(p, n); }
 NOINLINE void free_a_local(void) {
   char local[64];
   memset(local, 0, sizeof local);
-  say("ptr=%p", (void*)local);
+  say_ptr("ptr", (void*)local);
   do_free(local);
 }
 
@@ -28,23 +28,23 @@ int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "middle");
   if (is_mode(mode, "ok")) {
     char* p = do_alloc(64);
-    say("ptr=%p", (void*)p);
+    say_ptr("ptr", (void*)p);
     do_free(p);
   } else if (is_mode(mode, "middle")) {
     char* p = do_alloc(64);
-    say("base=%p", (void*)p);
-    say("ptr=%p", (void*)(p + 8));
+    say_ptr("base", (void*)p);
+    say_ptr("ptr", (void*)(p + 8));
     do_free(p + 8);
   } else if (is_mode(mode, "realloc_middle")) {
     char* p = do_alloc(64);
-    say("base=%p", (void*)p);
-    say("ptr=%p", (void*)(p + 8));
+    say_ptr("base", (void*)p);
+    say_ptr("ptr", (void*)(p + 8));
     void* q = do_realloc(p + 8, 128);
     say("realloc=%s", q ? "non-null" : "null");
   } else if (is_mode(mode, "stack")) {
     free_a_local();
   } else if (is_mode(mode, "global")) {
-    say("ptr=%p", (void*)global_buffer);
+    say_ptr("ptr", (void*)global_buffer);
     do_free(global_buffer);
   } else if (is_mode(mode, "mmap")) {
     // Two pages, the first made inaccessible, so that glibc (without the preload) does not
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     char* m = (char*)mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return 70;
     memset(m, 0, 8192);
-    say("ptr=%p", (void*)(m + 4096));
+    say_ptr("ptr", (void*)(m + 4096));
     do_free(m + 4096);
   } else {
     return unknown_mode(mode);

@@ -18,7 +18,7 @@ NOINLINE void overflow_writer(volatile char* p, long i) { p[i] = 'y'; }
 int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "read");
   char* p = do_alloc(32);
-  say("ptr=%p", (void*)p);
+  say_ptr("ptr", (void*)p);
   if (is_mode(mode, "ok")) {
     int sum = overflow_reader(p, 0) + overflow_reader(p, 31);
     overflow_writer(p, 31);

@@ -14,7 +14,7 @@ NOINLINE char* do_realloc(char* p, size_t n) { return (char*)realloc(p, n); }
 int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "bug");
   char* p = do_alloc(40);
-  say("ptr=%p", (void*)p);
+  say_ptr("ptr", (void*)p);
   if (is_mode(mode, "ok")) {
     char* q = do_realloc(p, 80);
     say("first=%c", q[0]);

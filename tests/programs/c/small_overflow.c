@@ -18,7 +18,7 @@ NOINLINE void slack_writer(volatile char* p, long from, long to) {
 int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "bug");
   char* p = do_alloc(13);
-  say("ptr=%p", (void*)p);
+  say_ptr("ptr", (void*)p);
   if (is_mode(mode, "ok")) {
     slack_writer(p, 0, 13);
   } else if (is_mode(mode, "bug")) {

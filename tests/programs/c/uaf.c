@@ -34,7 +34,7 @@ NOINLINE void use_after_free_writer(volatile char* p) { p[0] = 'x'; }
 int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "read");
   char* p = do_alloc(13);
-  say("ptr=%p", (void*)p);
+  say_ptr("ptr", (void*)p);
   if (is_mode(mode, "ok")) {
     int c = use_after_free_reader(p);
     use_after_free_writer(p);

@@ -16,11 +16,11 @@ int main(int argc, char** argv) {
   const char* mode = mode_arg(argc, argv, "bug");
   char* p = do_alloc(48);
   if (is_mode(mode, "ok")) {
-    say("ptr=%p", (void*)p);
+    say_ptr("ptr", (void*)p);
     say("usable>=48: %s", ask_usable_size(p) >= 48 ? "yes" : "no");
   } else if (is_mode(mode, "bug")) {
-    say("base=%p", (void*)p);
-    say("ptr=%p", (void*)(p + 16));
+    say_ptr("base", (void*)p);
+    say_ptr("ptr", (void*)(p + 16));
     size_t n = ask_usable_size(p + 16);
     say("usable=%zu", n);
   } else {

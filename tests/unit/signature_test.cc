@@ -1,0 +1,130 @@
+// The signature and the SUMMARY line: the top user frames, skipping cgosan, allocator,
+// libc, Go runtime and cgo glue frames by the one IsUserFrame rule.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "report/report_internal.h"
+#include "report/report_writer.h"
+#include "tests/unit/report_test_util.h"
+
+namespace cgosan {
+namespace {
+
+using testing_util::AddFrames;
+using testing_util::kCgosan;
+using testing_util::kLdso;
+using testing_util::kLibc;
+using testing_util::kProg;
+using testing_util::MakeFrame;
+
+std::string Signature(const Finding& f) {
+  InlineTextBuffer<4096> b;
+  FormatSignature(f, &b);
+  return b.data();
+}
+
+std::string Summary(const Finding& f) {
+  InlineTextBuffer<4096> b;
+  FormatSummary(f, &b);
+  return b.data();
+}
+
+Frame Fn(const char* name, const char* module = kProg) {
+  return MakeFrame(0x1000, name, nullptr, 0, module, 0x10);
+}
+
+TEST(SignatureTest, IsUserFrameRule) {
+  EXPECT_TRUE(IsUserFrame(Fn("readkept")));
+  EXPECT_TRUE(IsUserFrame(Fn("main.main")));
+  EXPECT_TRUE(IsUserFrame(Fn("mylib::Thing::free_all()")));
+  EXPECT_TRUE(IsUserFrame(Fn("freelist_pop")));
+  EXPECT_TRUE(IsUserFrame(MakeFrame(1, nullptr, nullptr, 0, kProg, 2)));
+  EXPECT_TRUE(IsUserFrame(MakeFrame(1, nullptr, nullptr, 0, nullptr, 0)));
+  EXPECT_TRUE(IsUserFrame(Fn("runtimeish.main")));
+
+  // cgosan, libc and the loader, whatever the function.
+  EXPECT_FALSE(IsUserFrame(Fn("cgosan_free_hook", kCgosan)));
+  EXPECT_FALSE(IsUserFrame(Fn("strlen", kLibc)));
+  EXPECT_FALSE(IsUserFrame(Fn(nullptr, kLibc)));
+  EXPECT_FALSE(IsUserFrame(Fn("_dl_start", kLdso)));
+  // The allocator, in any module.
+  for (const char* a : {"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
+                        "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
+                        "free@@GLIBC_2.2.5", "operator new(unsigned long)",
+                        "operator delete(void*, unsigned long)", "operator new[](unsigned long)",
+                        "_Znwm", "_ZdlPv", "_ZdaPv", "_Znam"}) {
+    EXPECT_FALSE(IsUserFrame(Fn(a))) << a;
+  }
+  // The Go runtime.
+  EXPECT_FALSE(IsUserFrame(Fn("runtime.cgocall")));
+  EXPECT_FALSE(IsUserFrame(Fn("runtime.asmcgocall.abi0")));
+  EXPECT_FALSE(IsUserFrame(Fn("runtime/cgo.(*Handle).Value")));
+  // cgo glue, by flag or by name.
+  Frame glue = Fn("whatever");
+  glue.glue = true;
+  EXPECT_FALSE(IsUserFrame(glue));
+  for (const char* g : {"_cgo_0b49d6ed4a0b_Cfunc_free", "x_cgo_thread_start", "crosscall2",
+                        "crosscall1", "main._Cfunc_free", "_Cfunc_GoString",
+                        "_cgo_topofstack"}) {
+    EXPECT_FALSE(IsUserFrame(Fn(g))) << g;
+  }
+}
+
+TEST(SignatureTest, SkipsNoiseAndTakesTopThree) {
+  Finding f;
+  f.kind = FindingKind::kHeapUseAfterFree;
+  Stack* s = f.AddStack("access");
+  AddFrames(s, {
+                   Fn("memcpy", kLibc),
+                   Fn("cgosan_check", kCgosan),
+                   Fn("free"),
+                   Fn("readkept"),
+                   Fn("_cgo_abc_Cfunc_readkept"),
+                   Fn("runtime.asmcgocall"),
+                   Fn("main._Cfunc_readkept"),
+                   MakeFrame(0x401b2c, nullptr, nullptr, 0, "/opt/app/bin/prog", 0x1b2c),
+                   Fn("main.main"),
+                   Fn("main.after"),
+               });
+  EXPECT_EQ(Signature(f), "heap-use-after-free:readkept:prog+0x1b2c:main.main");
+}
+
+TEST(SignatureTest, FewerThanThreeAndNone) {
+  Finding f;
+  f.kind = FindingKind::kDoubleFree;
+  EXPECT_EQ(Signature(f), "double-free");
+  Stack* s = f.AddStack("access");
+  AddFrames(s, {Fn("free"), Fn("main.only"), Fn("runtime.goexit")});
+  EXPECT_EQ(Signature(f), "double-free:main.only");
+  s->num_frames = 1;
+  EXPECT_EQ(Signature(f), "double-free");
+}
+
+TEST(SignatureTest, UsesAccessStackElseFirst) {
+  Finding f;
+  f.kind = FindingKind::kInvalidFree;
+  AddFrames(f.AddStack("alloc"), {Fn("allocator_site")});
+  EXPECT_EQ(Signature(f), "invalid-free:allocator_site");
+  AddFrames(f.AddStack("access"), {Fn("bad_free_site")});
+  EXPECT_EQ(Signature(f), "invalid-free:bad_free_site");
+}
+
+TEST(SignatureTest, SummaryUsesTheSameFrame) {
+  Finding f;
+  f.kind = FindingKind::kHeapUseAfterFree;
+  Stack* s = f.AddStack("access");
+  AddFrames(s, {Fn("memcpy", kLibc), MakeFrame(0x4a1b2c, "readkept", "main.c", 8, kProg, 0x1b2c)});
+  EXPECT_EQ(Summary(f), "SUMMARY: cgosan: heap-use-after-free main.c:8 in readkept");
+  s->frames[1].line = 0;
+  EXPECT_EQ(Summary(f), "SUMMARY: cgosan: heap-use-after-free main.c in readkept");
+  s->frames[1].file = nullptr;
+  EXPECT_EQ(Summary(f), "SUMMARY: cgosan: heap-use-after-free (/tmp/prog+0x1b2c) in readkept");
+  s->frames[1].function = nullptr;
+  EXPECT_EQ(Summary(f), "SUMMARY: cgosan: heap-use-after-free (/tmp/prog+0x1b2c)");
+  s->num_frames = 1;
+  EXPECT_EQ(Summary(f), "SUMMARY: cgosan: heap-use-after-free");
+}
+
+}  // namespace
+}  // namespace cgosan
