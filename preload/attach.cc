@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "preload/fault_handler.h"
@@ -46,12 +47,22 @@ void ParseOptionsOrDie() {
   }
 }
 
+// The wrapper names the program it was asked to run in CGOSAN_NAMED_EXE; a process that is
+// neither that program nor a Go program only inherited the preload.
+bool ShouldBePassive() {
+  const char* named = getenv("CGOSAN_NAMED_EXE");
+  if (!named || !*named || IsGoProcess()) return false;
+  const char* exe = CurrentProcessInfo().exe;
+  return !exe || strcmp(exe, named) != 0;
+}
+
 void ConfigureHeap() {
   const Options& o = GetOptions();
   CHeapConfig config;
-  config.guard_enabled = o.guard_mode() != GuardMode::kNone;
+  bool passive = PreloadPassive();
+  config.guard_enabled = !passive && o.guard_mode() != GuardMode::kNone;
   config.guard_pool_bytes = static_cast<size_t>(o.guard_pool_mb) << 20;
-  config.quarantine_bytes = static_cast<uint64_t>(o.quarantine_mb) << 20;
+  config.quarantine_bytes = passive ? 0 : static_cast<uint64_t>(o.quarantine_mb) << 20;
   config.max_live_guarded = MaxLiveGuardedSlots();
   config.guard_left = o.guard_left != 0;
   CHeap::Configure(config);
@@ -68,6 +79,10 @@ void ChildAfterFork() {
 void SayAttached() {
   if (GetOptions().verbosity < 1) return;
   InlineTextBuffer<256> line;
+  if (PreloadPassive()) {
+    PrintLine("passive: not the program cgosan was asked to run, nor a Go program");
+    return;
+  }
   line.Append("attached: guard=");
   switch (GetOptions().guard_mode()) {
     case GuardMode::kAll: line.Append("all"); break;
@@ -83,12 +98,18 @@ void SayAttached() {
 __attribute__((constructor(101))) void AttachPreload() {
   ReentrancyGuard guard;
   ParseOptionsOrDie();
-  ConfigureHeap();
-  Unwinder::Init();
   CollectProcessInfo();
   SetGoProcess(dlsym(RTLD_DEFAULT, "crosscall2") != nullptr);
-  SignalTable::InstallHandlers(OnFaultSignal);
+  if (ShouldBePassive()) {
+    SetPreloadPassive();
+    MutableOptions().malloc_context_size = 0;
+  }
+  ConfigureHeap();
   pthread_atfork(PrepareFork, ParentAfterFork, ChildAfterFork);
+  if (!PreloadPassive()) {
+    Unwinder::Init();
+    SignalTable::InstallHandlers(OnFaultSignal);
+  }
   SetPreloadReady();
   SayAttached();
 }

@@ -18,11 +18,13 @@
 #define CGOSAN_EXPORT extern "C" __attribute__((visibility("default")))
 
 extern "C" void* __libc_realloc(void* ptr, size_t size);
+extern "C" void __libc_free(void* ptr);
 
 namespace cgosan {
 namespace {
 
 bool ShouldGuard() {
+  if (PreloadPassive()) return false;
   switch (GetOptions().guard_mode()) {
     case GuardMode::kAll:
       return true;
@@ -66,14 +68,17 @@ void Free(void* ptr) {
   ReentrancyGuard guard;
   FreeVerdict verdict = CHeap::Free(ptr, CaptureStackId(), CurrentTid(), &block, &known,
                                     &corrupt_offset);
-  if (verdict != FreeVerdict::kOk) ReportBadFree(verdict, ptr, block, known, corrupt_offset);
+  if (verdict == FreeVerdict::kOk) return;
+  // Passive: whatever glibc does with a bad pointer is what the program would have seen.
+  if (PreloadPassive()) return __libc_free(ptr);
+  ReportBadFree(verdict, ptr, block, known, corrupt_offset);
 }
 
 // The live block at ptr, or a finding (as free() would make) when ptr is not one.
 HeapBlock LiveBlockOrReport(void* ptr) {
   HeapBlock block;
   if (CHeap::FindLive(reinterpret_cast<uintptr_t>(ptr), &block)) return block;
-  if (t_state.depth > 0 || !PreloadReady()) return HeapBlock();
+  if (t_state.depth > 0 || !PreloadReady() || PreloadPassive()) return HeapBlock();
   ReentrancyGuard guard;
   bool known;
   uint64_t corrupt_offset = 0;
@@ -120,7 +125,7 @@ CGOSAN_EXPORT void* realloc(void* ptr, size_t size) {
   }
   HeapBlock old = LiveBlockOrReport(ptr);
   if (old.base == 0) {
-    // Unknown block during attach or inside cgosan: hand it back to glibc unchanged.
+    // Unknown block (before attach, inside cgosan, or in a passive process): glibc decides.
     return __libc_realloc(ptr, size);
   }
   void* p = Allocate(size, old.alignment > 16 ? old.alignment : 0, false);

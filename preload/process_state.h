@@ -14,4 +14,10 @@ void SetPreloadReady();
 bool IsGoProcess();
 void SetGoProcess(bool go);
 
+// Passive: a process the user did not name (the go command or a compiler started by a
+// test inherits LD_PRELOAD) and that is not a Go program. cgosan then only forwards to
+// glibc's allocator, with glibc's own checks: quiet and cheap.
+bool PreloadPassive();
+void SetPreloadPassive();
+
 }  // namespace cgosan

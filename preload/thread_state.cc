@@ -12,6 +12,7 @@ __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 namespace {
 std::atomic<bool> g_ready{false};
 bool g_go_process = false;
+bool g_passive = false;
 }  // namespace
 
 pid_t CurrentTid() {
@@ -23,5 +24,7 @@ bool PreloadReady() { return g_ready.load(std::memory_order_acquire); }
 void SetPreloadReady() { g_ready.store(true, std::memory_order_release); }
 bool IsGoProcess() { return g_go_process; }
 void SetGoProcess(bool go) { g_go_process = go; }
+bool PreloadPassive() { return g_passive; }
+void SetPreloadPassive() { g_passive = true; }
 
 }  // namespace cgosan

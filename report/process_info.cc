@@ -26,7 +26,7 @@ struct ProcessStorage {
   ProcessInfo info;
   bool collected;
 };
-ProcessStorage g_process;
+ProcessStorage g_process = {};  // constant-initialised: the preload fills it before dynamic initialisers run
 
 const char* Basename(const char* path) {
   const char* slash = strrchr(path, '/');

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/setup.sh: the steps scripts/test and scripts/demo share, sourced by both.
 # Finds the repository, installs the Debian packages that are missing (apt-get, as root),
 # configures the CMake/Ninja build and builds it. Defines functions only; sourcing it runs

@@ -194,6 +194,26 @@ class BadFrees(CgosanTestCase):
         self.single_finding(res, "double-free")
         self.assertExit(res, 23)
 
+    def test_double_free_unguarded(self):
+        # Unguarded blocks come from the real allocator but are still tracked.
+        for options in (["guard=none"], ["guard=sampled", "sample_rate=1000000"]):
+            res = run([compile_c("double_free"), "bug"], options=options)
+            f = self.single_finding(res, "double-free")
+            self.assertAddress(f, res.printed_ptr())
+            self.assertStackTop(f, "free", "do_free")
+            self.assertStackTop(f, "alloc", "do_alloc")
+            self.assertNoGlibcAbort(res)
+            self.assertExit(res, DEFAULT_EXITCODE)
+
+    def test_invalid_free_unguarded(self):
+        res = run([compile_c("invalid_free"), "middle"], options=["guard=none"])
+        ptr, base = res.printed_ptr(), res.printed_ptr("base")
+        f = self.single_finding(res, "invalid-free")
+        self.assertAddress(f, ptr)
+        self.assertObject(f, "c-heap", base, 64, 8)
+        self.assertNoGlibcAbort(res)
+        self.assertExit(res, DEFAULT_EXITCODE)
+
     def test_double_free_twin(self):
         self.assertSameAsPlain([compile_c("double_free"), "ok"])
 

@@ -63,7 +63,8 @@ class LogFileTest : public ::testing::Test {
   }
 
   static std::regex FindingName() {
-    return std::regex("cgosan\\.cgosan_unit_tests\\." + std::to_string(getpid()) +
+    std::string exe = fs::read_symlink("/proc/self/exe").filename();
+    return std::regex("cgosan\\." + exe + "\\." + std::to_string(getpid()) +
                       "\\.[0-9a-f]+-[0-9a-f]+\\.json");
   }
 
@@ -133,9 +134,10 @@ TEST_F(LogFileTest, EveryReportGetsItsOwnFile) {
 TEST_F(LogFileTest, ExistingFilesAreNeverTouched) {
   ScratchDir dir;
   std::string pid = std::to_string(getpid());
+  std::string exe = fs::read_symlink("/proc/self/exe").filename();
   std::vector<std::string> existing = {
-      "cgosan.cgosan_unit_tests." + pid + ".0-0.json",
-      "cgosan.cgosan_unit_tests." + pid + ".1-1.json",
+      "cgosan." + exe + "." + pid + ".0-0.json",
+      "cgosan." + exe + "." + pid + ".1-1.json",
       ".cgosan.tmp." + pid + ".0",
       ".cgosan.tmp." + pid + ".1",
   };

@@ -21,7 +21,7 @@ func main() {
 	}
 	kept := map[string]*C.char{"greeting": C.CString("hello, gamma")}
 	p := kept["greeting"]
-	fmt.Printf("ptr=0x%x\n", uintptr(unsafe.Pointer(p)))
+	showPtr(mode, uintptr(unsafe.Pointer(p)))
 	switch mode {
 	case "ok":
 		s := C.GoString(kept["greeting"])
@@ -37,4 +37,12 @@ func main() {
 		os.Exit(64)
 	}
 	fmt.Println("done")
+}
+
+// showPtr prints the address a finding must name; the correct twin ("ok") prints none, so
+// its output is the same with and without the preload.
+func showPtr(mode string, p uintptr) {
+	if mode != "ok" {
+		fmt.Printf("ptr=0x%x\n", p)
+	}
 }

@@ -26,14 +26,22 @@ func main() {
 	switch mode {
 	case "ok":
 		c := C.CBytes(buf)
-		fmt.Printf("ptr=0x%x\n", uintptr(c))
+		showPtr(mode, uintptr(c))
 		C.free(c)
 	case "bug":
-		fmt.Printf("ptr=0x%x\n", uintptr(unsafe.Pointer(&buf[0])))
+		showPtr(mode, uintptr(unsafe.Pointer(&buf[0])))
 		C.free(unsafe.Pointer(&buf[0]))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", mode)
 		os.Exit(64)
 	}
 	fmt.Println("done", buf[63])
+}
+
+// showPtr prints the address a finding must name; the correct twin ("ok") prints none, so
+// its output is the same with and without the preload.
+func showPtr(mode string, p uintptr) {
+	if mode != "ok" {
+		fmt.Printf("ptr=0x%x\n", p)
+	}
 }
