@@ -21,12 +21,13 @@ int RawOpen(const char* path) {
 
 // Section headers are walked this many at a time: 1 KiB of stack (signal stacks are small).
 constexpr int kShdrBatch = 16;
+constexpr uint64_t kMaxSections = 1 << 16;
 
 }  // namespace
 
 bool ElfReader::Open(const char* path) {
   Close();
-  if (path == nullptr || path[0] != '/') return false;
+  if (path == nullptr || path[0] == '\0') return false;
   // Device files can have side effects on open; nothing there is an ELF object to read.
   if (strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/shm/", 9) != 0) return false;
   int fd = RawOpen(path);
@@ -62,7 +63,8 @@ bool ElfReader::Open(const char* path) {
       if (count == 0) count = first.sh_size;
       if (strndx == SHN_XINDEX) strndx = first.sh_link;
     }
-    if (count > 0 && count <= 0x7fffffff && InFile(ehdr_.e_shoff, count * sizeof(Elf64_Shdr))) {
+    // Real files have dozens of sections; the cap bounds the walks over a corrupt table.
+    if (count > 0 && count <= kMaxSections && InFile(ehdr_.e_shoff, count * sizeof(Elf64_Shdr))) {
       shnum_ = static_cast<int>(count);
       shstrndx_ = strndx < count ? static_cast<int>(strndx) : -1;
     }

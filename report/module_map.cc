@@ -83,7 +83,19 @@ bool ParseLine(const char* p, const char* end, MapsLine* out) {
 }
 
 void AddLine(const MapsLine& line) {
-  if (line.path_len == 0 || g_num_mappings >= ModuleMap::kMaxMappings) return;
+  if (g_num_mappings >= ModuleMap::kMaxMappings) return;
+  if (line.path_len == 0) {
+    // Keep only a possible .bss tail: unnamed, directly after a file mapping.
+    if (g_num_mappings == 0) return;
+    const MappingEntry& prev = g_mappings[g_num_mappings - 1];
+    if (prev.module < 0 || prev.anon_tail || prev.end != line.start) return;
+    MappingEntry& m = g_mappings[g_num_mappings++];
+    m = prev;
+    m.start = line.start;
+    m.end = line.end;
+    m.anon_tail = true;
+    return;
+  }
   const bool is_file = line.path[0] == '/';
   int module = -1;
   if (is_file) {
@@ -109,7 +121,7 @@ void AddLine(const MapsLine& line) {
   }
   if (g_num_mappings > 0) {
     MappingEntry& prev = g_mappings[g_num_mappings - 1];
-    if (is_file && prev.module == module && prev.end == line.start) {
+    if (is_file && prev.module == module && !prev.anon_tail && prev.end == line.start) {
       prev.end = line.end;
       return;
     }
@@ -122,6 +134,7 @@ void AddLine(const MapsLine& line) {
   m.end = line.end;
   m.module = module;
   m.name = name;
+  m.anon_tail = false;
 }
 
 }  // namespace

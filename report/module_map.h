@@ -1,6 +1,7 @@
 // ModuleMap: the process's mappings as /proc/self/maps lists them, grouped into modules
 // (one per mapped file), in static tables: no malloc, usable from a signal handler.
-// Unnamed anonymous mappings are left out (no module owns them); named ones ("[vdso]",
+// Unnamed anonymous mappings are left out (no module owns them) except one directly after a
+// file mapping, which may be that module's .bss; named ones ("[vdso]",
 // "[stack]", ...) are kept so an address there can still be described. The ELF facts about a
 // module (load bias, symbol table, Go or not) are filled in lazily by the symbolizer, which
 // is the only user and serializes access (nothing here is locked).
@@ -23,6 +24,7 @@ struct ModuleEntry {
   bool elf_ok = false;
   bool bias_known = false;
   uintptr_t bias = 0;  // pc - bias = ELF virtual address
+  uint64_t load_end = 0;  // end of the highest PT_LOAD (vaddr + memsz), .bss included
   SymbolTableInfo symbols;
   int8_t is_go = -1;  // -1: not checked yet
 };
@@ -32,6 +34,9 @@ struct MappingEntry {
   uintptr_t end = 0;
   int module = -1;             // index of the file's ModuleEntry, -1 for pseudo mappings
   const char* name = nullptr;  // the maps name: the path, or "[vdso]", "[stack]", ...
+  // An unnamed mapping right after the module's file mapping: the rest of its .bss, if the
+  // ELF says the module extends that far (checked at lookup), else unrelated memory.
+  bool anon_tail = false;
 };
 
 class ModuleMap {

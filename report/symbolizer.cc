@@ -71,12 +71,32 @@ void Probe(ModuleEntry* m, ElfReader* elf) {
   for (int i = 0; i < elf->num_phdrs(); ++i) {
     Elf64_Phdr ph;
     if (!elf->Phdr(i, &ph) || ph.p_type != PT_LOAD) continue;
-    if ((ph.p_offset & ~(kPageSize - 1)) != m->first_offset) continue;
+    if (ph.p_vaddr + ph.p_memsz > m->load_end) m->load_end = ph.p_vaddr + ph.p_memsz;
+    if (m->bias_known || (ph.p_offset & ~(kPageSize - 1)) != m->first_offset) continue;
     m->bias = m->first_start - (ph.p_vaddr & ~(kPageSize - 1));
     m->bias_known = true;
-    break;
   }
   FindSymbolTable(*elf, &m->symbols);
+}
+
+void EnsureProbed(ModuleEntry* m) {
+  if (m->probed) return;
+  ElfReader elf;
+  Probe(m, &elf);
+}
+
+// The mapping holding addr and its module (nullptr for pseudo mappings). An unnamed tail
+// mapping counts only as far as the module's segments reach (its .bss).
+const MappingEntry* Locate(uintptr_t addr, ModuleEntry** module) {
+  *module = nullptr;
+  const MappingEntry* map = ModuleMap::Find(addr);
+  if (map == nullptr) return nullptr;
+  ModuleEntry* m = ModuleMap::Module(map->module);
+  if (m == nullptr) return map;
+  EnsureProbed(m);
+  if (map->anon_tail && !(m->bias_known && addr - m->bias < m->load_end)) return nullptr;
+  *module = m;
+  return map;
 }
 
 // Opens the module's file and makes sure it has been probed; false when it is no ELF file.
@@ -160,17 +180,13 @@ void SymbolizeFrames(Frame* frames, int n) {
     f = Frame();
     f.pc = pc;
     g_frame_module[i] = -1;
-    const MappingEntry* map = ModuleMap::Find(g_lookup_pcs[i]);
+    ModuleEntry* m = nullptr;
+    const MappingEntry* map = Locate(g_lookup_pcs[i], &m);
     if (map == nullptr) continue;
     f.module = map->name;
-    ModuleEntry* m = ModuleMap::Module(map->module);
     if (m == nullptr) {
       f.module_offset = pc - map->start;
       continue;
-    }
-    if (!m->probed) {
-      ElfReader elf;
-      Probe(m, &elf);
     }
     f.module_offset = OffsetInModule(*m, pc);
     g_frame_module[i] = map->module;
@@ -207,18 +223,12 @@ const char* Symbolizer::ModuleOf(uintptr_t pc, uintptr_t* module_offset) {
   ErrnoSaver errno_saver;
   EnsureLoaded();
   if (module_offset != nullptr) *module_offset = 0;
-  const MappingEntry* map = ModuleMap::Find(pc);
+  ModuleEntry* m = nullptr;
+  const MappingEntry* map = Locate(pc, &m);
   if (map == nullptr) return nullptr;
-  ModuleEntry* m = ModuleMap::Module(map->module);
-  uintptr_t offset = pc - map->start;
-  if (m != nullptr) {
-    if (!m->probed) {
-      ElfReader elf;
-      Probe(m, &elf);
-    }
-    offset = OffsetInModule(*m, pc);
+  if (module_offset != nullptr) {
+    *module_offset = m != nullptr ? OffsetInModule(*m, pc) : pc - map->start;
   }
-  if (module_offset != nullptr) *module_offset = offset;
   return map->name;
 }
 

@@ -65,6 +65,20 @@ class LineSink {
   bool last_blank_ = false;
 };
 
+// Names come from ELF files, /proc and the program: a control byte in one must not start a
+// line without our prefix or move the terminal's cursor.
+void AppendPrintable(TextBuffer* out, const char* s, size_t n) {
+  size_t start = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != 0x7f) continue;
+    out->Append(s + start, i - start).Char('?');
+    start = i + 1;
+  }
+  out->Append(s + start, n - start);
+}
+void AppendPrintable(TextBuffer* out, const char* s) { AppendPrintable(out, s, strlen(s)); }
+
 bool IsFreeKind(const Finding& f) {
   return f.kind == FindingKind::kDoubleFree || f.kind == FindingKind::kInvalidFree ||
          f.access == AccessType::kFree;
@@ -109,7 +123,7 @@ void PrintHeader(const Finding& f, LineSink* sink) {
   }
   sink->End();
   if (f.detail != nullptr && f.detail[0] != '\0') {
-    sink->Begin().Append(f.detail);
+    AppendPrintable(&sink->Begin(), f.detail);
     sink->End();
   }
 }
@@ -131,7 +145,8 @@ void PrintAccessLine(const Finding& f, LineSink* sink) {
   line.Append(" thread ");
   AppendThreadId(f.thread.tid, sink->pid(), &line);
   if (f.thread.name[0] != '\0') {
-    line.Append(" (").Append(f.thread.name, strnlen(f.thread.name, sizeof(f.thread.name)));
+    line.Append(" (");
+    AppendPrintable(&line, f.thread.name, strnlen(f.thread.name, sizeof(f.thread.name)));
     line.Char(')');
   }
   sink->End();
@@ -140,12 +155,15 @@ void PrintAccessLine(const Finding& f, LineSink* sink) {
 void PrintFrame(int index, const Frame& fr, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   line.Append("    #").Dec(index).Char(' ').Hex(fr.pc).Append(" in ");
-  line.Append(fr.function ? fr.function : "<unknown>");
+  AppendPrintable(&line, fr.function ? fr.function : "<unknown>");
   if (fr.file != nullptr) {
-    line.Char(' ').Append(fr.file);
+    line.Char(' ');
+    AppendPrintable(&line, fr.file);
     if (fr.line > 0) line.Char(':').Dec(fr.line);
   }
-  line.Append(" (").Append(fr.module ? fr.module : "<unknown module>").Char('+');
+  line.Append(" (");
+  AppendPrintable(&line, fr.module ? fr.module : "<unknown module>");
+  line.Char('+');
   line.Hex(fr.module_offset).Char(')');
   sink->End();
 }
@@ -194,7 +212,8 @@ void PrintStackTitle(const Stack& stack, LineSink* sink) {
     AppendThreadId(stack.tid, sink->pid(), &line);
     line.Append(" here:");
   } else {
-    line.Append(name).Append(" stack of thread ");
+    AppendPrintable(&line, name);
+    line.Append(" stack of thread ");
     AppendThreadId(stack.tid, sink->pid(), &line);
     line.Char(':');
   }
@@ -216,7 +235,14 @@ bool FormatWithFrameLimit(const Finding& f, int frame_limit, TextBuffer* out) {
     PrintFrames(s, frame_limit, &sink);
   }
   if (!sink.last_blank()) sink.Blank();
-  FormatSummary(f, &sink.Begin());
+  // The summary is built elsewhere (it is also the JSON's): clean it after the fact.
+  TextBuffer& summary = sink.Begin();
+  size_t at = summary.size();
+  FormatSummary(f, &summary);
+  for (size_t i = at; i < summary.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(summary.data()[i]);
+    if (c < 0x20 || c == 0x7f) g_line_storage[i] = '?';  // the line's own storage
+  }
   sink.End();
   return !sink.dropped();
 }

@@ -14,7 +14,6 @@
 
 #include "report/finding.h"
 #include "report/loaded_module.h"
-#include "shadow/base/spin_lock.h"
 
 namespace cgosan {
 namespace {
@@ -34,8 +33,9 @@ struct LibUnwind {
 
 LibUnwind g_unw;
 std::atomic<bool> g_ready{false};
-SpinLock g_init_lock;
-bool g_init_attempted = false;
+// Set by the first Init(). Later and nested calls (dlopen calls malloc, which the preload may
+// answer by calling Init again) return at once instead of waiting on a lock they hold.
+std::atomic<bool> g_init_started{false};
 
 // Frames inside [begin, end) are cgosan's and are dropped. begin == end disables it.
 std::atomic<uintptr_t> g_own_begin{0};
@@ -84,9 +84,9 @@ bool InRange(uintptr_t pc, uintptr_t begin, uintptr_t end) { return begin <= pc 
 }  // namespace
 
 bool Unwinder::Init() {
-  SpinLockGuard guard(g_init_lock);
-  if (g_init_attempted) return g_ready.load(std::memory_order_acquire);
-  g_init_attempted = true;
+  if (g_init_started.exchange(true, std::memory_order_acq_rel)) {
+    return g_ready.load(std::memory_order_acquire);
+  }
   if (!g_own_overridden.load(std::memory_order_relaxed)) {
     uintptr_t begin = 0, end = 0;
     if (LoadedModuleRange(reinterpret_cast<const void*>(&Unwinder::Init), &begin, &end)) {

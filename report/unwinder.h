@@ -19,12 +19,18 @@ namespace cgosan {
 class Unwinder {
  public:
   // Loads libunwind (once; not async-signal-safe: call from the preload's constructor).
-  // Returns false when it cannot be loaded; captures then return 0 frames.
+  // Returns false when it cannot be loaded; captures then return 0 frames. A call made
+  // while the first one is still running (from another thread, or nested through malloc
+  // inside dlopen) does not wait: it returns false, and captures return 0 frames until the
+  // first call has finished.
   static bool Init();
   static bool Ready();
 
   // The caller's stack, innermost first, without frames of cgosan's own module.
-  // Safe to call from malloc/free (libunwind's per-thread cache, no locks held by cgosan).
+  // Safe to call from malloc/free (libunwind's per-thread cache, no locks held by cgosan),
+  // but the first capture on each thread re-enters the allocator: glibc allocates
+  // libunwind's TLS with malloc (it was dlopened) and libunwind mmaps its trace cache. The
+  // preload's reentrancy guard must serve those without capturing again.
   static int CaptureCurrent(uintptr_t* pcs, int max_frames);
 
   // The stack of the interrupted context `ucontext` (a signal handler's third argument),

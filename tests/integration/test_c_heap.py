@@ -142,14 +142,12 @@ class SmallOverflowFoundAtFree(CgosanTestCase):
         ptr = res.printed_ptr()
         self.assertIn("overflowed\n", res.stdout, "the slack write must not fault")
         f = self.single_finding(res, "heap-buffer-overflow")
-        obj = f["object"]
-        self.assertIsNotNone(obj)
-        self.assertEqual((obj["region"], int(obj["base"], 16), obj["size"]), ("c-heap", ptr, 13))
-        if f["address"] is not None:
-            addr = int(f["address"], 16)
-            self.assertTrue(ptr + 13 <= addr < ptr + 16 or addr == ptr,
-                            f"address {f['address']} should be the block or its slack")
-            self.assertEqual(f["object"]["offset"], addr - ptr)
+        # The address is the first slack byte found overwritten: 0 bytes after the block.
+        self.assertAddress(f, ptr + 13)
+        self.assertObject(f, "c-heap", ptr, 13, 13)
+        self.assertIn(f["access"]["type"], ("write", "free"))
+        with self.subTest(check="text details"):
+            self.assertIn("located 0 bytes after 13-byte region", self.text_body(res))
         self.assertStackTop(f, "access", "do_free")
         self.assertFrameOrder(f, "access", ["do_free", "main"])
         self.assertStackTop(f, "alloc", "do_alloc")

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -271,6 +273,43 @@ TEST(ReportJsonTest, Rfc3339) {
   EXPECT_EQ(fmt(951868799, 5000000), "2000-02-29T23:59:59.005Z");
   EXPECT_EQ(fmt(1795321801, 123000000), "2026-11-22T04:30:01.123Z");
   EXPECT_EQ(fmt(4102444800, 0), "2100-01-01T00:00:00.000Z");
+}
+
+TEST(ReportJsonTest, RandomBytesAndCapacitiesAlwaysGiveValidJson) {
+  std::mt19937 rng(12345);
+  auto random_string = [&](size_t max_len) {
+    std::string s(rng() % max_len, '\0');
+    for (char& c : s) c = static_cast<char>(rng() % 256);
+    s.erase(std::remove(s.begin(), s.end(), '\0'), s.end());  // C strings
+    return s;
+  };
+  std::vector<std::string> pool;
+  for (int i = 0; i < 64; ++i) pool.push_back(random_string(i < 8 ? 6000 : 80));
+  auto pick = [&]() { return pool[rng() % pool.size()].c_str(); };
+  for (int round = 0; round < 60; ++round) {
+    auto f = MakeUseAfterFree();
+    f->num_stacks = 0;
+    int stacks = 1 + static_cast<int>(rng() % kMaxStacks);
+    for (int s = 0; s < stacks; ++s) {
+      Stack* st = f->AddStack(pick());
+      int n = static_cast<int>(rng() % (kMaxFramesPerStack + 1));
+      for (int i = 0; i < n; ++i) {
+        st->frames[st->num_frames++] = MakeFrame(rng(), rng() % 4 ? pick() : nullptr,
+                                                 rng() % 2 ? pick() : nullptr,
+                                                 static_cast<int>(rng() % 100), pick(), rng());
+      }
+    }
+    std::vector<const char*> argv;
+    for (int i = 0; i < 5; ++i) argv.push_back(pick());
+    ProcessInfo p = FakeProcess(&argv);
+    p.exe = pick();
+    size_t capacity = 300 + rng() % (600 * 1024);
+    SCOPED_TRACE(capacity);
+    std::string text = JsonText(*f, p, capacity);
+    ASSERT_LT(text.size(), capacity);
+    json j = Parse(text);
+    ASSERT_TRUE(j.is_object());
+  }
 }
 
 }  // namespace

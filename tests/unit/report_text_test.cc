@@ -171,6 +171,20 @@ TEST(ReportTextTest, OtherStacksAndEmptyStacks) {
             }));
 }
 
+TEST(ReportTextTest, ControlBytesCannotBreakLines) {
+  auto f = MakeUseAfterFree();
+  f->stacks[0].frames[0].function = "evil\nname\x1b[2J";
+  f->stacks[0].frames[0].file = "a\rb.c";
+  strcpy(f->thread.name, "t\nx");
+  f->detail = "two\nlines";
+  std::vector<std::string> lines = TextLines(*f);
+  for (const std::string& l : lines) EXPECT_EQ(l.rfind(Prefix(), 0), 0u) << l;
+  EXPECT_EQ(lines[1], Prefix() + "two?lines");
+  EXPECT_EQ(lines[2], Prefix() + "READ of size 1 at 0x7f3a1c001010 thread T0 (t?x)");
+  EXPECT_EQ(lines[3], Prefix() + "    #0 0x4a1b2c in evil?name?[2J a?b.c:8 (/tmp/prog+0x1b2c)");
+  EXPECT_EQ(lines.back(), Prefix() + "SUMMARY: cgosan: heap-use-after-free a?b.c:8 in evil?name?[2J");
+}
+
 TEST(ReportTextTest, ThreadIds) {
   InlineTextBuffer<32> b;
   AppendThreadId(1234, 1234, &b);

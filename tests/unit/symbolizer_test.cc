@@ -221,6 +221,35 @@ TEST(SymbolizerTest, PseudoAndUnknownMappings) {
   EXPECT_EQ(offset, 0u);
 }
 
+// Large enough that most of it lies in the unnamed anonymous mapping after the file's pages.
+char g_big_bss[4 << 20];
+
+TEST(SymbolizerTest, BssAndAnonymousMemory) {
+  g_big_bss[0] = 1;
+  Symbolizer::Refresh();
+  uintptr_t first = 0, last = 0;
+  const char* m1 = Symbolizer::ModuleOf(reinterpret_cast<uintptr_t>(&g_big_bss[0]), &first);
+  const char* m2 =
+      Symbolizer::ModuleOf(reinterpret_cast<uintptr_t>(&g_big_bss[sizeof(g_big_bss) - 1]), &last);
+  ASSERT_NE(m1, nullptr);
+  ASSERT_NE(m2, nullptr);
+  EXPECT_EQ(std::string(m1), SelfPath());
+  EXPECT_EQ(std::string(m2), SelfPath());
+  EXPECT_EQ(last - first, sizeof(g_big_bss) - 1);
+
+  // Anonymous memory that no module owns.
+  void* anon = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(anon, MAP_FAILED);
+  Symbolizer::Refresh();
+  uintptr_t offset = 0;
+  EXPECT_EQ(Symbolizer::ModuleOf(reinterpret_cast<uintptr_t>(anon) + 100, &offset), nullptr);
+  Frame f;
+  Symbolizer::Symbolize(reinterpret_cast<uintptr_t>(anon) + 100, &f);
+  EXPECT_EQ(f.module, nullptr);
+  EXPECT_EQ(f.function, nullptr);
+  munmap(anon, 1 << 20);
+}
+
 TEST(SymbolizerTest, BuildIdAgreesWithReadelf) {
   char id[128];
   ASSERT_TRUE(Symbolizer::ReadBuildId("/proc/self/exe", id, sizeof(id)));
