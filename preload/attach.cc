@@ -12,6 +12,7 @@
 #include "preload/process_state.h"
 #include "preload/signal_table.h"
 #include "preload/thread_state.h"
+#include "report/go_stack.h"
 #include "report/report_writer.h"
 #include "report/unwinder.h"
 #include "shadow/base/raw_io.h"
@@ -108,6 +109,7 @@ __attribute__((constructor(101))) void AttachPreload() {
   pthread_atfork(PrepareFork, ParentAfterFork, ChildAfterFork);
   if (!PreloadPassive()) {
     Unwinder::Init();
+    if (IsGoProcess()) GoStack::Init();
     SignalTable::InstallHandlers(OnFaultSignal);
   }
   SetPreloadReady();

@@ -2,6 +2,8 @@
 // why), and the filtering of cgosan's own frames out of captured stacks.
 #include "report/unwinder.h"
 
+#include "report/go_stack.h"
+
 #include <dlfcn.h>
 #include <ucontext.h>
 
@@ -131,7 +133,7 @@ int Unwinder::CaptureCurrent(uintptr_t* pcs, int max_frames) {
     if (pc == 0 || InRange(pc, own_begin, own_end)) continue;
     pcs[out++] = pc;
   }
-  return out;
+  return GoStack::ContinueFromCgoCall(pcs, out, max_frames);
 }
 
 int Unwinder::CaptureFromContext(void* ucontext, uintptr_t* pcs, int max_frames) {
@@ -159,7 +161,7 @@ int Unwinder::CaptureFromContext(void* ucontext, uintptr_t* pcs, int max_frames)
     if (!InRange(ip, own_begin, own_end)) pcs[out++] = static_cast<uintptr_t>(ip);
     if (g_unw.step(&cursor) <= 0) break;
   }
-  return out;
+  return GoStack::ContinueFromCgoCall(pcs, out, max_frames);
 }
 
 }  // namespace cgosan

@@ -1,0 +1,30 @@
+// GoStack: continues a C stack into the goroutine that made the cgo call.
+// libunwind stops at runtime.asmcgocall (Go code has no .eh_frame). There, the thread runs
+// on its g0 stack, the current g (%fs:-8) is g0, and g0.m.curg is the goroutine blocked in
+// runtime.cgocall, whose saved frame pointer (g.sched.bp) starts a frame-pointer chain
+// through its Go frames (Go keeps frame pointers on amd64). That chain is walked inside
+// the goroutine's stack bounds only, so a bad value ends the walk instead of faulting.
+//
+// This is the minimal, version-independent part of mixed unwinding: the g/m offsets used
+// here are the same in Go 1.19-1.24 (../shared/go-runtime-facts.md); callbacks
+// (C -> Go -> C) and pclntab-based unwinding are not handled yet.
+#pragma once
+
+#include <cstdint>
+
+namespace cgosan {
+
+class GoStack {
+ public:
+  // Finds runtime.asmcgocall and runtime.cgocall in the main executable's symbol table.
+  // Not async-signal-safe (reads the ELF file): call at attach. False for non-Go programs
+  // and Go binaries without a symbol table; continuation then stays off.
+  static bool Init();
+  static bool Enabled();
+
+  // If pcs[n-1] is inside runtime.asmcgocall, appends the goroutine's frames (runtime.cgocall,
+  // the cgo stub, its Go callers) up to max. Returns the new count. Async-signal-safe.
+  static int ContinueFromCgoCall(uintptr_t* pcs, int n, int max);
+};
+
+}  // namespace cgosan
