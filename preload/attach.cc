@@ -18,6 +18,7 @@
 #include "shadow/base/raw_io.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
+#include "shadow/guarded_pool.h"
 #include "shadow/options.h"
 
 namespace cgosan {
@@ -89,6 +90,9 @@ void SayAttached() {
     case GuardMode::kAll: line.Append("all"); break;
     case GuardMode::kSampled: line.Append("sampled"); break;
     case GuardMode::kNone: line.Append("none"); break;
+  }
+  if (GetOptions().guard_mode() != GuardMode::kNone && !GuardedPool::Enabled()) {
+    line.Append(" (guarded pool unavailable: reserving guard_pool_mb failed; blocks are unguarded)");
   }
   line.Append(", max live guarded blocks ").Unsigned(MaxLiveGuardedSlots());
   line.Append(", unwinder ").Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");

@@ -12,7 +12,10 @@
 #include "preload/process_state.h"
 #include "preload/report_arena.h"
 #include "preload/thread_state.h"
+#include "report/report_writer.h"
+#include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
+#include "shadow/guarded_pool.h"
 #include "shadow/options.h"
 
 #define CGOSAN_EXPORT extern "C" __attribute__((visibility("default")))
@@ -36,6 +39,14 @@ bool ShouldGuard() {
   return false;
 }
 
+void SayFallbackOnce() {
+  if (const char* reason = GuardedPool::TakeFallbackReason()) {
+    InlineTextBuffer<256> line;
+    line.Append("guard: ").Append(reason).Append("; further blocks are tracked without a guard page");
+    PrintLine(line.data());
+  }
+}
+
 void* Allocate(size_t size, size_t alignment, bool zero) {
   if (t_state.in_report) {
     void* p = ReportArena::Allocate(size, alignment);
@@ -49,6 +60,7 @@ void* Allocate(size_t size, size_t alignment, bool zero) {
     ReentrancyGuard guard;
     bool guarded = ShouldGuard();
     p = CHeap::Allocate(size, alignment, zero, guarded, CaptureStackId(), CurrentTid());
+    if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
   }
   if (!p) errno = ENOMEM;
   return p;

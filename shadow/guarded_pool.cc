@@ -46,6 +46,14 @@ struct Pool {
 };
 
 Pool g_pool;
+// Why a guarded request was first refused (for one verbosity-1 line), taken once.
+std::atomic<const char*> g_fallback_reason{nullptr};
+std::atomic<bool> g_fallback_said{false};
+
+void NoteFallback(const char* reason) {
+  const char* expected = nullptr;
+  g_fallback_reason.compare_exchange_strong(expected, reason, std::memory_order_relaxed);
+}
 
 uint8_t CanaryByte(uintptr_t addr) { return static_cast<uint8_t>(0xa5 ^ (addr * 7)); }
 
@@ -70,14 +78,20 @@ int ClassFor(size_t pages) {
 
 // Takes a slot of class k for a new block, under the lock. kNoSlot when out of budget.
 uint32_t TakeSlotLocked(int k) {
-  if (g_pool.live >= g_pool.config.max_live_slots) return kNoSlot;
+  if (g_pool.live >= g_pool.config.max_live_slots) {
+    NoteFallback("the live guarded block budget (kernel mapping limit) is spent");
+    return kNoSlot;
+  }
   uint32_t idx = g_pool.free_head[k];
   if (idx != kNoSlot) {
     g_pool.free_head[k] = g_pool.slots[idx].next_free;
   } else {
     size_t data_pages = size_t{1} << k;
     size_t bytes = (data_pages + 1) * g_pool.page;
-    if (g_pool.num_slots >= g_pool.max_slots || g_pool.bump + bytes > g_pool.end) return kNoSlot;
+    if (g_pool.num_slots >= g_pool.max_slots || g_pool.bump + bytes > g_pool.end) {
+      NoteFallback("the guarded pool (guard_pool_mb) is full");
+      return kNoSlot;
+    }
     idx = g_pool.num_slots++;
     Slot& s = g_pool.slots[idx];
     s.data = g_pool.bump;
@@ -164,6 +178,7 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
     SpinLockGuard guard(p.lock);
     --p.live;
     if (p.config.max_live_slots > p.live) p.config.max_live_slots = p.live;
+    NoteFallback("mprotect failed (kernel mapping limit reached)");
     ReleaseSlotLocked(idx);
     return nullptr;
   }
@@ -264,6 +279,12 @@ PoolFaultInfo GuardedPool::ExplainFault(uintptr_t addr) {
 }
 
 size_t GuardedPool::LiveSlots() { return g_pool.live; }
+
+const char* GuardedPool::TakeFallbackReason() {
+  const char* reason = g_fallback_reason.load(std::memory_order_relaxed);
+  if (!reason || g_fallback_said.exchange(true, std::memory_order_relaxed)) return nullptr;
+  return reason;
+}
 
 void GuardedPool::LockAll() {
   g_pool.lock.Lock();

@@ -66,6 +66,9 @@ class GuardedPool {
   static PoolFaultInfo ExplainFault(uintptr_t addr);
 
   static size_t LiveSlots();
+  // The first reason a block could not be guarded, returned once (nullptr otherwise), so
+  // that the fallback to unguarded blocks is said once.
+  static const char* TakeFallbackReason();
   static void LockAll();
   static void UnlockAll();
 };
