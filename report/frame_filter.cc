@@ -62,6 +62,8 @@ bool IsUserFrame(const Frame& frame) {
   if (IsOwnOrSystemModule(frame.module)) return false;
   const char* fn = frame.function;
   if (fn == nullptr) return true;  // unknown code in the program's own modules
+  // C start-up code linked into the program (crt1.o, crti.o) is nobody's bug.
+  if (strcmp(fn, "_start") == 0 || strcmp(fn, "_init") == 0 || strcmp(fn, "_fini") == 0) return false;
   return !IsAllocatorFunction(fn) && !IsGoRuntimeFunction(fn) && !IsCgoGlueFunction(fn);
 }
 

@@ -119,6 +119,15 @@ bool ModuleIsGo(ModuleEntry* m, const ElfReader& elf) {
   return m->is_go == 1;
 }
 
+void StripGoAbiSuffix(char* name) {
+  size_t len = strlen(name);
+  static const char* const kSuffixes[] = {".abi0", ".abiinternal"};
+  for (const char* suffix : kSuffixes) {
+    size_t n = strlen(suffix);
+    if (len > n && strcmp(name + len - n, suffix) == 0) name[len - n] = '\0';
+  }
+}
+
 // The pooled, demangled name for a string table entry, and its language.
 const char* NameFor(int module_index, ModuleEntry* m, const ElfReader& elf, uint32_t name,
                     FrameLang* lang) {
@@ -142,9 +151,12 @@ const char* NameFor(int module_index, ModuleEntry* m, const ElfReader& elf, uint
     if (status == 0 && demangled != nullptr) text = SymbolStringPool::Copy(demangled);
     free(demangled);
   }
+  *lang = LooksLikeGoFunction(g_name_buf) && ModuleIsGo(m, elf) ? FrameLang::kGo : FrameLang::kC;
+  // Go names a function without the linker's ABI suffix ("runtime.asmcgocall", not
+  // "runtime.asmcgocall.abi0"); so do we.
+  if (*lang == FrameLang::kGo) StripGoAbiSuffix(g_name_buf);
   if (text == nullptr) text = SymbolStringPool::Copy(g_name_buf);
   if (text == nullptr) return nullptr;
-  *lang = LooksLikeGoFunction(g_name_buf) && ModuleIsGo(m, elf) ? FrameLang::kGo : FrameLang::kC;
   cached = NameCacheEntry{module_index, name, text, *lang};
   return text;
 }

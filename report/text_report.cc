@@ -104,7 +104,7 @@ void PrintHeader(const Finding& f, LineSink* sink) {
       line.Char(':');
       break;
     case FindingKind::kInvalidFree:
-      line.Append("attempting free on address which was not malloc()-ed: ");
+      line.Append("invalid-free: attempting free on address which was not malloc()-ed: ");
       AppendAddress(f, &line);
       line.Append(" in thread ");
       AppendThreadId(f.thread.tid, sink->pid(), &line);

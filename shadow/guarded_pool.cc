@@ -182,7 +182,9 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
     ReleaseSlotLocked(idx);
     return nullptr;
   }
-  uintptr_t user = p.config.left_aligned ? s.data : RoundDown(DataEnd(s) - size, alignment);
+  // A 0-byte block still gets a distinct address inside the slot (malloc(0) is freeable).
+  uintptr_t user =
+      p.config.left_aligned ? s.data : RoundDown(DataEnd(s) - (size ? size : 1), alignment);
   s.block = HeapBlock();
   s.block.base = user;
   s.block.size = size;

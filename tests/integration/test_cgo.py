@@ -65,6 +65,14 @@ class CgoFindings(CgosanTestCase):
         self.assertCFrame(f, "free", CFUNC + "free", prog)
         self.assertCFrame(f, "alloc", CFUNC + "_Cmalloc", prog)
         self.assertIn("read_first_byte", f["signature"])
+        with self.subTest(check="go frame names"):
+            # Go frames (when the stack continues into Go) are named as Go names them:
+            # main._Cfunc_free, never the linker's ABI wrapper symbol main._Cfunc_free.abi0.
+            for name, st in f["stacks"].items():
+                for fr in st:
+                    if fr["lang"] == "go" and fr["function"]:
+                        self.assertNotRegex(fr["function"], r"\.abi(0|internal)$",
+                                            f"stack {name}")
         self.assertGoEnding(res, "fatal error: unexpected signal during runtime execution")
         self.assertEqual(res.stdout, "ptr=%s\n" % res.printed("ptr"))
 

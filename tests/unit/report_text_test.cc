@@ -131,7 +131,7 @@ TEST(ReportTextTest, InvalidFreeWithDetail) {
                 MakeFrame(0x401234, nullptr, nullptr, 0, kProg, 0x1234)});
   EXPECT_EQ(TextLines(f),
             Prefixed({
-                "ERROR: attempting free on address which was not malloc()-ed: 0x602000000015 in "
+                "ERROR: invalid-free: attempting free on address which was not malloc()-ed: 0x602000000015 in "
                 "thread T0",
                 "the address is 5 bytes inside of a 13-byte block",
                 "    #0 0x7f0000012345 in free (/usr/lib/x86_64-linux-gnu/libc.so.6+0x12345)",
