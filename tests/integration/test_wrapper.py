@@ -14,6 +14,9 @@ import tempfile
 import textwrap
 import unittest
 from pathlib import Path
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = ROOT / "scripts" / "cgosan"
@@ -110,6 +113,25 @@ class Run(unittest.TestCase):
     def test_exit_status_passes_through(self):
         self.assertEqual(cgosan("run", "sh", "-c", "exit 7").returncode, 7)
         self.assertEqual(cgosan("run", "--", "sh", "-c", "exit 0").returncode, 0)
+
+    def test_programs_the_user_did_not_name_stay_passive(self):
+        import harness
+        prog = str(harness.compile_c("double_free"))
+        logs = tempfile.mkdtemp(prefix="cgosan-passive-")
+        self.addCleanup(shutil.rmtree, logs, ignore_errors=True)
+        env = wrapper_env(CGOSAN_OPTIONS=f"log_path={logs}")
+        # Named: cgosan finds the double free and ends with its exitcode.
+        named = cgosan("run", prog, "bug", env=env)
+        self.assertEqual(named.returncode, 66, named.stderr)
+        self.assertIn("ERROR: attempting double-free", named.stderr)
+        self.assertEqual(len(os.listdir(logs)), 1)
+        # Started by the named program (a shell): not a Go program, not named -> passive:
+        # glibc's own double-free check is what the program sees, cgosan says nothing.
+        child = cgosan("run", "sh", "-c", f"exec {prog} bug", env=env)
+        self.assertNotIn("cgosan", child.stderr)
+        self.assertIn("double free", child.stderr)
+        self.assertEqual(child.returncode, -6, child.stderr)  # SIGABRT from glibc
+        self.assertEqual(len(os.listdir(logs)), 1)
 
     def test_command_not_found(self):
         r = cgosan("run", "cgosan-no-such-command")
