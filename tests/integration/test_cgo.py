@@ -73,6 +73,16 @@ class CgoFindings(CgosanTestCase):
                     if fr["lang"] == "go" and fr["function"]:
                         self.assertNotRegex(fr["function"], r"\.abi(0|internal)$",
                                             f"stack {name}")
+        with self.subTest(check="stacks continue into Go"):
+            # Past runtime.asmcgocall each stack goes on through the goroutine that made
+            # the cgo call, up to the Go line that called C.
+            for name, stub in (("access", "read_first_byte"), ("free", "free"),
+                               ("alloc", "CString")):
+                self.assertFrameOrder(f, name, [r"runtime\.asmcgocall", r"runtime\.cgocall",
+                                                r"main\._Cfunc_" + stub, r"main\.main",
+                                                r"runtime\.main"])
+                go = [fr for fr in f["stacks"][name] if fr["function"] == "main.main"]
+                self.assertEqual(go[0]["lang"], "go")
         self.assertGoEnding(res, "fatal error: unexpected signal during runtime execution")
         self.assertEqual(res.stdout, "ptr=%s\n" % res.printed("ptr"))
 
