@@ -3,6 +3,7 @@
 // for deduplication (ClusterFuzz skips the same classes of frames).
 #include <cstring>
 
+#include "report/go_symbol_name.h"
 #include "report/report_internal.h"
 
 namespace cgosan {
@@ -50,9 +51,11 @@ bool IsGoRuntimeFunction(const char* fn) {
   return StartsWith(fn, "runtime.") || StartsWith(fn, "runtime/");
 }
 
+// Glue (go_symbol_name.h), and runtime/cgo's own C code (x_cgo_init, _cgo_sys_thread_start...).
 bool IsCgoGlueFunction(const char* fn) {
-  return StartsWith(fn, "_cgo_") || StartsWith(fn, "x_cgo_") || StartsWith(fn, "crosscall") ||
-         strstr(fn, "_Cfunc_") != nullptr;  // also covers "main._Cfunc_free"
+  return IsCgoGlueName(fn) || strstr(fn, "_Cfunc_") != nullptr || StartsWith(fn, "_cgo_") ||
+         StartsWith(fn, "x_cgo_") ||
+         StartsWith(fn, "crosscall");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// LooksLikeGoFunction: Go names are "<import path>.<name>"; C names have no dot except for
+// Naming rules for symbols in Go binaries. LooksLikeGoFunction: Go names are "<import path>.<name>"; C names have no dot except for
 // gcc's clone suffixes, and cgo's C-side glue has fixed prefixes.
 #include "report/go_symbol_name.h"
 
@@ -33,6 +33,28 @@ bool LooksLikeGoFunction(const char* name) {
     if (strstr(name, mark) != nullptr) return false;
   }
   return !EndsWith(name, ".cold");
+}
+
+bool IsCgoGlueName(const char* name) {
+  if (name == nullptr) return false;
+  static const char* const kExact[] = {"runtime.cgocall", "runtime.asmcgocall", "crosscall2",
+                                       "runtime.cgocallback", "runtime.cgocallbackg",
+                                       "runtime.cgocallbackg1"};
+  for (const char* exact : kExact) {
+    if (strcmp(name, exact) == 0) return true;
+  }
+  return (StartsWith(name, "_cgo_") && strstr(name, "_Cfunc_") != nullptr) ||
+         strstr(name, "._Cfunc_") != nullptr || strstr(name, "._cgo_") != nullptr;
+}
+
+const char* CgoCalleeName(const char* glue_name) {
+  if (glue_name == nullptr) return nullptr;
+  const char* at = strstr(glue_name, "_Cfunc_");
+  if (at == nullptr) return nullptr;
+  at += strlen("_Cfunc_");
+  // C.CString, C.CBytes, C.malloc reach C through _Cfunc__Cmalloc: name the Go-side call.
+  if (strcmp(at, "_Cmalloc") == 0) return nullptr;
+  return *at ? at : nullptr;
 }
 
 }  // namespace cgosan

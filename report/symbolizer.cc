@@ -262,6 +262,7 @@ void Symbolizer::SymbolizeStack(const uintptr_t* pcs, int n, bool first_is_exact
     g_lookup_pcs[i] = exact || pcs[i] == 0 ? pcs[i] : pcs[i] - 1;
   }
   SymbolizeFrames(out->frames, n);
+  for (int i = 0; i < n; ++i) out->frames[i].glue = IsCgoGlueName(out->frames[i].function);
   out->num_frames = n;
 }
 

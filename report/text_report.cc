@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "report/go_symbol_name.h"
 #include "report/report_internal.h"
 #include "report/report_writer.h"
 #include "shadow/base/raw_io.h"
@@ -168,6 +169,42 @@ void PrintFrame(int index, const Frame& fr, LineSink* sink) {
   sink->End();
 }
 
+// One line for a run of cgo glue frames [begin, end): "C.free called from main.main
+// main.go:21" (the JSON keeps every frame). The caller is the first frame after the run.
+void PrintGlueRun(const Stack& stack, int begin, int end, int n, LineSink* sink) {
+  const char* callee = nullptr;
+  bool callback = false;
+  for (int i = begin; i < end; ++i) {
+    const char* fn = stack.frames[i].function;
+    if (!callee) callee = CgoCalleeName(fn);
+    if (fn && (strcmp(fn, "crosscall2") == 0 || strstr(fn, "runtime.cgocallback") == fn)) {
+      callback = true;
+    }
+  }
+  TextBuffer& line = sink->Begin();
+  line.Append("    #").Dec(begin);
+  if (end - begin > 1) line.Append("..").Dec(end - 1);
+  if (callback) {
+    line.Append(" callback into Go");
+  } else {
+    line.Append(" C.");
+    AppendPrintable(&line, callee ? callee : "<function>");
+  }
+  line.Append(" called from ");
+  if (end < n) {
+    const Frame& caller = stack.frames[end];
+    AppendPrintable(&line, caller.function ? caller.function : "<unknown>");
+    if (caller.file != nullptr) {
+      line.Char(' ');
+      AppendPrintable(&line, caller.file);
+      if (caller.line > 0) line.Char(':').Dec(caller.line);
+    }
+  } else {
+    line.Append(callback ? "C" : "Go");
+  }
+  sink->End();
+}
+
 void PrintFrames(const Stack& stack, int frame_limit, LineSink* sink) {
   int n = stack.num_frames < kMaxFramesPerStack ? stack.num_frames : kMaxFramesPerStack;
   if (n <= 0) {
@@ -175,14 +212,26 @@ void PrintFrames(const Stack& stack, int frame_limit, LineSink* sink) {
     sink->End();
   }
   int shown = n < frame_limit ? n : frame_limit;
-  for (int i = 0; i < shown; ++i) PrintFrame(i, stack.frames[i], sink);
+  // The innermost frame of the access stack is where it happened: always shown, even when
+  // it is glue (cgo inlines a static C function into its _cgo_..._Cfunc_ wrapper).
+  const bool keep_first = stack.name != nullptr && strcmp(stack.name, "access") == 0;
+  for (int i = 0; i < shown;) {
+    if ((i == 0 && keep_first) || !stack.frames[i].glue) {
+      PrintFrame(i, stack.frames[i], sink);
+      ++i;
+      continue;
+    }
+    int end = i;
+    while (end < n && stack.frames[end].glue) ++end;
+    PrintGlueRun(stack, i, end, n, sink);
+    i = end;
+  }
   if (shown < n) {
     sink->Begin().Append("    ... ").Dec(n - shown).Append(" more frames not shown");
     sink->End();
   }
   sink->Blank();
 }
-
 void PrintObjectLine(const Finding& f, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   uintptr_t addr = f.has_address ? f.address : f.object_base + f.object_offset;

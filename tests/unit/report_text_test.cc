@@ -251,3 +251,47 @@ TEST(ReportTextTest, PrintLineWritesOnePrefixedLine) {
 
 }  // namespace
 }  // namespace cgosan
+
+namespace cgosan {
+namespace {
+using namespace testing_util;
+
+// cgo glue between C and Go is one line in text ("C.free called from main.main main.go:21"),
+// except the innermost frame, which is where it happened; JSON keeps every frame.
+TEST(ReportTextTest, CgoGlueIsFoldedIntoOneLine) {
+  auto f = MakeUseAfterFree();
+  Stack* access = &f->stacks[0];
+  access->num_frames = 0;
+  AddFrames(access, {
+      MakeFrame(0x4840c2, "_cgo_6fb0635e1d8d_Cfunc_read_first_byte", nullptr, 0, kProg, 0x840c2,
+                FrameLang::kC, true),
+      MakeFrame(0x45f6c4, "runtime.asmcgocall", nullptr, 0, kProg, 0x5f6c4, FrameLang::kGo, true),
+      MakeFrame(0x404f65, "runtime.cgocall", nullptr, 0, kProg, 0x4f65, FrameLang::kGo, true),
+      MakeFrame(0x483ce8, "main._Cfunc_read_first_byte", nullptr, 0, kProg, 0x83ce8,
+                FrameLang::kGo, true),
+      MakeFrame(0x483f74, "main.main", "/src/main.go", 22, kProg, 0x83f74, FrameLang::kGo),
+  });
+  Stack* freed = f->AddStack("free");
+  freed->num_frames = 0;
+  AddFrames(freed, {
+      MakeFrame(0x45f6c4, "runtime.asmcgocall", nullptr, 0, kProg, 0x5f6c4, FrameLang::kGo, true),
+      MakeFrame(0x404f65, "runtime.cgocall", nullptr, 0, kProg, 0x4f65, FrameLang::kGo, true),
+      MakeFrame(0x483c65, "main._Cfunc_free", nullptr, 0, kProg, 0x83c65, FrameLang::kGo, true),
+      MakeFrame(0x483eb3, "main.main", "/src/main.go", 21, kProg, 0x83eb3, FrameLang::kGo),
+  });
+  std::vector<std::string> lines = TextLines(*f);
+  auto has = [&](const std::string& want) {
+    for (const std::string& l : lines) {
+      if (l == Prefix() + want) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("    #0 0x4840c2 in _cgo_6fb0635e1d8d_Cfunc_read_first_byte (/tmp/prog+0x840c2)"));
+  EXPECT_TRUE(has("    #1..3 C.read_first_byte called from main.main /src/main.go:22"));
+  EXPECT_TRUE(has("    #4 0x483f74 in main.main /src/main.go:22 (/tmp/prog+0x83f74)"));
+  EXPECT_TRUE(has("    #0..2 C.free called from main.main /src/main.go:21"));
+  for (const std::string& l : lines) EXPECT_EQ(l.find("runtime.cgocall"), std::string::npos) << l;
+}
+
+}  // namespace
+}  // namespace cgosan
