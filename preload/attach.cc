@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "preload/cgo_calls.h"
 #include "preload/fault_handler.h"
 #include "preload/process_state.h"
 #include "preload/signal_table.h"
@@ -70,6 +71,8 @@ void ConfigureHeap() {
   CHeap::Configure(config);
 }
 
+int g_intercepted_cgo_functions = 0;
+
 void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
@@ -96,7 +99,16 @@ void SayAttached() {
   }
   line.Append(", max live guarded blocks ").Unsigned(MaxLiveGuardedSlots());
   line.Append(", unwinder ").Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");
-  line.Append(IsGoProcess() ? ", Go program" : ", not a Go program");
+  if (IsGoProcess()) {
+    line.Append(", Go program");
+    if (g_intercepted_cgo_functions > 0) {
+      line.Append(", ").Unsigned(g_intercepted_cgo_functions).Append(" cgo call variables intercepted");
+    } else {
+      line.Append(", cgo call interception off (no symbol table: built with -ldflags=-s?)");
+    }
+  } else {
+    line.Append(", not a Go program");
+  }
   PrintLine(line.data());
 }
 
@@ -113,7 +125,10 @@ __attribute__((constructor(101))) void AttachPreload() {
   pthread_atfork(PrepareFork, ParentAfterFork, ChildAfterFork);
   if (!PreloadPassive()) {
     Unwinder::Init();
-    if (IsGoProcess()) GoStack::Init();
+    if (IsGoProcess()) {
+      GoStack::Init();
+      g_intercepted_cgo_functions = CgoCalls::Attach();
+    }
     SignalTable::InstallHandlers(OnFaultSignal);
   }
   SetPreloadReady();

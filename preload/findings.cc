@@ -9,6 +9,7 @@
 
 #include <atomic>
 
+#include "preload/cgo_calls.h"
 #include "preload/process_state.h"
 #include "preload/thread_state.h"
 #include "report/report_writer.h"
@@ -42,8 +43,19 @@ void AddCurrentStack(Finding* f, const char* name) {
   Symbolizer::SymbolizeStack(pcs, n, false, s);
 }
 
+const char* OriginName(BlockOrigin origin) {
+  switch (origin) {
+    case BlockOrigin::kForGo: return "for-go";
+    case BlockOrigin::kUnderGo: return "under-go";
+    case BlockOrigin::kC: return "c";
+    case BlockOrigin::kUnknown: break;
+  }
+  return nullptr;
+}
+
 void SetObject(Finding* f, const HeapBlock& block, uintptr_t address) {
   f->has_object = true;
+  f->object_origin = OriginName(block.origin);
   f->region = Region::kCHeap;
   f->object_base = block.base;
   f->object_size = block.size;
@@ -59,6 +71,7 @@ Finding* BeginFinding(FindingKind kind) {
   Finding* f = &g_finding;
   f->Reset(kind);
   CurrentThreadInfo(&f->thread);
+  if (const CgoCall* call = CgoCalls::Current()) f->cgo_function = call->function;
   Symbolizer::Refresh();
   return f;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "preload/cgo_calls.h"
 #include "preload/findings.h"
 #include "preload/process_state.h"
 #include "preload/report_arena.h"
@@ -25,6 +26,12 @@ extern "C" void __libc_free(void* ptr);
 
 namespace cgosan {
 namespace {
+
+BlockOrigin CurrentOrigin() {
+  if (!IsGoProcess()) return BlockOrigin::kC;
+  if (CgoCalls::InCgoMalloc()) return BlockOrigin::kForGo;
+  return CgoCalls::Current() ? BlockOrigin::kUnderGo : BlockOrigin::kC;
+}
 
 bool ShouldGuard() {
   if (PreloadPassive()) return false;
@@ -59,7 +66,8 @@ void* Allocate(size_t size, size_t alignment, bool zero) {
   } else {
     ReentrancyGuard guard;
     bool guarded = ShouldGuard();
-    p = CHeap::Allocate(size, alignment, zero, guarded, CaptureStackId(), CurrentTid());
+    p = CHeap::Allocate(size, alignment, zero, guarded, CaptureStackId(), CurrentTid(),
+                        CurrentOrigin());
     if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
   }
   if (!p) errno = ENOMEM;

@@ -171,6 +171,26 @@ bool IsGoElf(const ElfReader& elf, const SymbolTableInfo& table) {
   return table.present && table.is_symtab && StringTableHas(elf, table, "runtime.pclntab");
 }
 
+bool ForEachSymbol(const ElfReader& elf, const SymbolTableInfo& table, SymbolVisitor visit,
+                   void* ctx) {
+  constexpr uint64_t kChunk = 256;
+  Elf64_Sym syms[kChunk];
+  char name[256];
+  for (uint64_t i = 0; i < table.sym_count; i += kChunk) {
+    uint64_t n = table.sym_count - i < kChunk ? table.sym_count - i : kChunk;
+    if (!elf.Read(table.sym_offset + i * sizeof(Elf64_Sym), syms, n * sizeof(Elf64_Sym))) {
+      return false;
+    }
+    for (uint64_t k = 0; k < n; ++k) {
+      if (!elf.ReadString(table.str_offset, table.str_size, syms[k].st_name, name, sizeof(name))) {
+        continue;
+      }
+      if (!visit(syms[k], name, ctx)) return true;
+    }
+  }
+  return true;
+}
+
 bool LookupSymbolInFile(const char* path, uint64_t vaddr, char* name, size_t cap) {
   if (cap > 0) name[0] = '\0';
   ElfReader elf;

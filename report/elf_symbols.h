@@ -45,6 +45,13 @@ struct SymbolQuery {
 void LookupSymbols(const ElfReader& elf, const SymbolTableInfo& table, SymbolQuery* queries,
                    int count);
 
+// Calls visit(symbol, name, ctx) for every symbol of the table in file order, until it
+// returns false; names longer than 255 bytes are passed truncated. Returns false when the
+// table could not be read. For attach-time scans (reads the file in chunks).
+using SymbolVisitor = bool (*)(const Elf64_Sym& symbol, const char* name, void* ctx);
+bool ForEachSymbol(const ElfReader& elf, const SymbolTableInfo& table, SymbolVisitor visit,
+                   void* ctx);
+
 // Whether the file is a Go binary: a .go.buildinfo/.gopclntab/.note.go.buildid section or,
 // failing those, a runtime.pclntab symbol in .symtab.
 bool IsGoElf(const ElfReader& elf, const SymbolTableInfo& table);

@@ -71,8 +71,15 @@ struct Finding {
   uint64_t object_size = 0;
   int64_t object_offset = 0;  // address - object_base; may be negative
 
+  // Where the object came from, for C heap blocks: "for-go" (C.CString, C.CBytes, C.malloc),
+  // "under-go" (by C code during a cgo call), "c"; nullptr when unknown.
+  const char* object_origin = nullptr;
+
   // Extra sentence for the text report, e.g. why a free was invalid.
   const char* detail = nullptr;
+
+  // The C function of the cgo call in progress on the thread ("free"), or nullptr.
+  const char* cgo_function = nullptr;
 
   ThreadInfo thread;
   int num_stacks = 0;
@@ -92,7 +99,9 @@ struct Finding {
     object_base = 0;
     object_size = 0;
     object_offset = 0;
+    object_origin = nullptr;
     detail = nullptr;
+    cgo_function = nullptr;
     thread = ThreadInfo();
     num_stacks = 0;
   }

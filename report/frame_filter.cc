@@ -70,6 +70,14 @@ bool IsUserFrame(const Frame& frame) {
   return !IsAllocatorFunction(fn) && !IsGoRuntimeFunction(fn) && !IsCgoGlueFunction(fn);
 }
 
+int CgoCallerIndex(const Stack& stack) {
+  int n = stack.num_frames < kMaxFramesPerStack ? stack.num_frames : kMaxFramesPerStack;
+  int i = 0;
+  while (i < n && !stack.frames[i].glue) ++i;
+  while (i < n && stack.frames[i].glue) ++i;
+  return i < n ? i : -1;
+}
+
 const Stack* PrimaryStack(const Finding& f) {
   const Stack* access = f.FindStack("access");
   if (access != nullptr) return access;

@@ -2,12 +2,12 @@
 #include "report/go_stack.h"
 
 #include <elf.h>
-#include <link.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "report/elf_reader.h"
 #include "report/elf_symbols.h"
+#include "report/main_executable.h"
 
 namespace cgosan {
 namespace {
@@ -25,39 +25,35 @@ Range g_asmcgocall;
 Range g_cgocall;
 bool g_enabled = false;
 
-uintptr_t MainExecutableBias() {
-  uintptr_t bias = 0;
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void* data) {
-        *static_cast<uintptr_t*>(data) = info->dlpi_addr;
-        return 1;  // the first object is the main executable
-      },
-      &bias);
-  return bias;
-}
+struct FunctionSearch {
+  const char* const* names;
+  int count;
+  uintptr_t bias;
+  Range* out;
+  bool found;
+};
 
-// Scans the symbol table for functions named in `names` (any of them) into *out.
+// Finds the first function named one of `names` into *out.
 bool FindFunction(const ElfReader& elf, const SymbolTableInfo& table, const char* const* names,
                   int count, uintptr_t bias, Range* out) {
-  Elf64_Sym syms[256];
-  char name[64];
-  for (uint64_t i = 0; i < table.sym_count; i += 256) {
-    uint64_t n = table.sym_count - i < 256 ? table.sym_count - i : 256;
-    if (!elf.Read(table.sym_offset + i * sizeof(Elf64_Sym), syms, n * sizeof(Elf64_Sym))) return false;
-    for (uint64_t k = 0; k < n; ++k) {
-      const Elf64_Sym& s = syms[k];
-      if (ELF64_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0) continue;
-      if (!elf.ReadString(table.str_offset, table.str_size, s.st_name, name, sizeof(name))) continue;
-      for (int j = 0; j < count; ++j) {
-        if (strcmp(name, names[j]) == 0) {
-          out->begin = bias + s.st_value;
-          out->end = out->begin + s.st_size;
-          return true;
+  FunctionSearch search{names, count, bias, out, false};
+  ForEachSymbol(
+      elf, table,
+      [](const Elf64_Sym& s, const char* name, void* ctx) {
+        auto* search = static_cast<FunctionSearch*>(ctx);
+        if (ELF64_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0) return true;
+        for (int j = 0; j < search->count; ++j) {
+          if (strcmp(name, search->names[j]) == 0) {
+            search->out->begin = search->bias + s.st_value;
+            search->out->end = search->out->begin + s.st_size;
+            search->found = true;
+            return false;
+          }
         }
-      }
-    }
-  }
-  return false;
+        return true;
+      },
+      &search);
+  return search.found;
 }
 
 template <typename T>
@@ -70,14 +66,14 @@ bool Plausible(uintptr_t p) { return p >= 4096 && (p & 7) == 0; }
 }  // namespace
 
 bool GoStack::Init() {
-  char exe[4096];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (len <= 0) return false;
-  exe[len] = '\0';
+  MainExecutable exe;
   ElfReader elf;
   SymbolTableInfo table;
-  if (!elf.Open(exe) || !FindSymbolTable(elf, &table) || !table.is_symtab) return false;
-  uintptr_t bias = MainExecutableBias();
+  if (!FindMainExecutable(&exe) || !elf.Open(exe.path) || !FindSymbolTable(elf, &table) ||
+      !table.is_symtab) {
+    return false;
+  }
+  uintptr_t bias = exe.bias;
   const char* asmcgocall[] = {"runtime.asmcgocall.abi0", "runtime.asmcgocall"};
   const char* cgocall[] = {"runtime.cgocall"};
   g_enabled = FindFunction(elf, table, asmcgocall, 2, bias, &g_asmcgocall) &&

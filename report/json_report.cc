@@ -170,6 +170,11 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
     object.Char(',');
     JsonKey(&object, "offset");
     object.Dec(f.object_offset);
+    if (f.object_origin != nullptr) {
+      object.Char(',');
+      JsonKey(&object, "origin");
+      JsonString(&object, f.object_origin);
+    }
     object.Char('}');
   } else {
     object.Append("null");
@@ -191,6 +196,29 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
     thread.Append("null");
   }
   thread.Char('}');
+  m->Commit();
+
+  JsonStringOrNull(&m->Begin("detail"), f.detail);
+  m->Commit();
+
+  TextBuffer& cgo = m->Begin("cgo_call");
+  if (f.cgo_function != nullptr) {
+    cgo.Char('{');
+    JsonKey(&cgo, "function");
+    JsonString(&cgo, f.cgo_function);
+    cgo.Char(',');
+    JsonKey(&cgo, "caller");
+    const Stack* access = PrimaryStack(f);
+    int caller = access != nullptr ? CgoCallerIndex(*access) : -1;
+    if (caller >= 0) {
+      FormatFrame(access->frames[caller], &cgo);
+    } else {
+      cgo.Append("null");
+    }
+    cgo.Char('}');
+  } else {
+    cgo.Append("null");
+  }
   m->Commit();
 
   TextBuffer& signature = m->Begin("signature");

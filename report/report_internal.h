@@ -17,6 +17,10 @@ namespace cgosan {
 // line both use it, so they always name the same frames.
 bool IsUserFrame(const Frame& frame);
 
+// The Go frame that made the cgo call in progress in `stack` (the first frame that is not
+// glue after the call's glue run), or -1.
+int CgoCallerIndex(const Stack& stack);
+
 // The stack that says where the error happened: "access", else the first one (or nullptr).
 const Stack* PrimaryStack(const Finding& f);
 

@@ -153,6 +153,26 @@ void PrintAccessLine(const Finding& f, LineSink* sink) {
   sink->End();
 }
 
+// "during the cgo call C.free made by main.main main.go:21"
+void PrintCgoCallLine(const Finding& f, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  line.Append("during the cgo call C.");
+  AppendPrintable(&line, f.cgo_function);
+  const Stack* access = PrimaryStack(f);
+  int caller = access != nullptr ? CgoCallerIndex(*access) : -1;
+  if (caller >= 0) {
+    const Frame& fr = access->frames[caller];
+    line.Append(" made by ");
+    AppendPrintable(&line, fr.function ? fr.function : "<unknown>");
+    if (fr.file != nullptr) {
+      line.Char(' ');
+      AppendPrintable(&line, fr.file);
+      if (fr.line > 0) line.Char(':').Dec(fr.line);
+    }
+  }
+  sink->End();
+}
+
 void PrintFrame(int index, const Frame& fr, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   line.Append("    #").Dec(index).Char(' ').Hex(fr.pc).Append(" in ");
@@ -249,7 +269,7 @@ void PrintObjectLine(const Finding& f, LineSink* sink) {
   sink->End();
 }
 
-void PrintStackTitle(const Stack& stack, LineSink* sink) {
+void PrintStackTitle(const Stack& stack, const char* origin, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   const char* name = stack.name ? stack.name : "unnamed";
   if (strcmp(name, "free") == 0) {
@@ -257,7 +277,13 @@ void PrintStackTitle(const Stack& stack, LineSink* sink) {
     AppendThreadId(stack.tid, sink->pid(), &line);
     line.Append(" here:");
   } else if (strcmp(name, "alloc") == 0) {
-    line.Append("previously allocated by thread ");
+    line.Append("previously allocated ");
+    if (origin != nullptr && strcmp(origin, "for-go") == 0) {
+      line.Append("for Go (C.CString, C.CBytes or C.malloc) ");
+    } else if (origin != nullptr && strcmp(origin, "under-go") == 0) {
+      line.Append("by C code during a cgo call ");
+    }
+    line.Append("by thread ");
     AppendThreadId(stack.tid, sink->pid(), &line);
     line.Append(" here:");
   } else {
@@ -274,13 +300,14 @@ bool FormatWithFrameLimit(const Finding& f, int frame_limit, TextBuffer* out) {
   LineSink sink(out, RawGetPid());
   PrintHeader(f, &sink);
   if (!IsFreeKind(f)) PrintAccessLine(f, &sink);
+  if (f.cgo_function != nullptr) PrintCgoCallLine(f, &sink);
   const Stack* access = f.FindStack("access");
   if (access != nullptr) PrintFrames(*access, frame_limit, &sink);
   if (f.has_object) PrintObjectLine(f, &sink);
   for (int i = 0; i < f.num_stacks && i < kMaxStacks; ++i) {
     const Stack& s = f.stacks[i];
     if (&s == access) continue;
-    PrintStackTitle(s, &sink);
+    PrintStackTitle(s, f.object_origin, &sink);
     PrintFrames(s, frame_limit, &sink);
   }
   if (!sink.last_blank()) sink.Blank();

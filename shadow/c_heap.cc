@@ -49,9 +49,9 @@ void CHeap::Configure(const CHeapConfig& config) {
 }
 
 void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
-                      pid_t tid) {
+                      pid_t tid, BlockOrigin origin) {
   if (guard && GuardedPool::Enabled()) {
-    void* p = GuardedPool::Allocate(size, alignment, stack, tid);
+    void* p = GuardedPool::Allocate(size, alignment, stack, tid, origin);
     if (p) {
       if (zero) memset(p, 0, size);
       return p;
@@ -65,6 +65,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   b.alloc_stack = stack;
   b.alloc_tid = tid;
   b.alignment = static_cast<uint32_t>(alignment);
+  b.origin = origin;
   BlockTable::Insert(b);
   return p;
 }

@@ -35,7 +35,7 @@ class CHeap {
 
   // A block of `size` bytes; `guard` asks for a guarded slot (falls back to unguarded).
   static void* Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
-                        pid_t tid);
+                        pid_t tid, BlockOrigin origin = BlockOrigin::kUnknown);
   static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block,
                           bool* block_known, uint64_t* corrupt_offset);
   // The live block starting exactly at ptr.

@@ -157,7 +157,8 @@ bool GuardedPool::Enabled() { return g_pool.enabled; }
 
 bool GuardedPool::Contains(uintptr_t addr) { return addr >= g_pool.base && addr < g_pool.end; }
 
-void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid) {
+void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid,
+                            BlockOrigin origin) {
   Pool& p = g_pool;
   if (!p.enabled || alignment > p.page) return nullptr;
   if (alignment < 16) alignment = 16;
@@ -193,6 +194,7 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
   s.block.alignment = static_cast<uint32_t>(alignment);
   s.block.state = BlockState::kLive;
   s.block.guarded = true;
+  s.block.origin = origin;
   for (uintptr_t a = user + size; a < DataEnd(s); ++a) *reinterpret_cast<uint8_t*>(a) = CanaryByte(a);
   return reinterpret_cast<void*>(user);
 }

@@ -49,7 +49,8 @@ class GuardedPool {
 
   // A guarded block, or nullptr when the request does not fit a slot or a budget is spent
   // (the caller falls back to an unguarded block).
-  static void* Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid);
+  static void* Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid,
+                        BlockOrigin origin);
 
   // Frees ptr (which Contains()). On kDoubleFree / kInvalidFree / kCanaryCorrupted, *block
   // describes the block concerned and nothing was freed (except for kCanaryCorrupted, whose

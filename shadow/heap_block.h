@@ -11,6 +11,10 @@ namespace cgosan {
 
 enum class BlockState : uint8_t { kLive = 1, kFreed = 2 };
 
+// Who asked for a block: Go itself (C.CString, C.CBytes, C.malloc: the objects that cross
+// the boundary), C code running inside a cgo call, or C code on its own.
+enum class BlockOrigin : uint8_t { kUnknown = 0, kC = 1, kUnderGo = 2, kForGo = 3 };
+
 struct HeapBlock {
   uintptr_t base = 0;
   uint64_t size = 0;  // bytes requested
@@ -20,6 +24,7 @@ struct HeapBlock {
   pid_t free_tid = 0;
   uint32_t alignment = 0;
   BlockState state = BlockState::kLive;
+  BlockOrigin origin = BlockOrigin::kUnknown;
   bool guarded = false;
 
   bool Contains(uintptr_t addr) const { return addr >= base && addr < base + (size ? size : 1); }

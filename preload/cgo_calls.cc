@@ -1,0 +1,213 @@
+// CgoCalls implementation: the thunk page, the common entry in assembly, and the
+// per-thread call stack. The thunk path costs two calls and a few TLS stores per cgo call.
+#include "preload/cgo_calls.h"
+
+#include <elf.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "report/elf_reader.h"
+#include "report/elf_symbols.h"
+#include "report/main_executable.h"
+#include "shadow/base/internal_mmap.h"
+
+extern "C" {
+// Called by the thunks (assembly below). Enter returns the original wrapper to call.
+__attribute__((used, visibility("hidden"))) uintptr_t cgosan_cgo_enter(uint32_t index,
+                                                                       uintptr_t frame,
+                                                                       uintptr_t entry_sp);
+__attribute__((used, visibility("hidden"))) void cgosan_cgo_exit(uintptr_t entry_sp);
+void cgosan_cgo_thunk_common();
+}
+
+// Entered from thunk i with %r11d = i and the wrapper's argument in %rdi, on the g0 stack
+// with %rsp = 8 mod 16. Keeps every callee-saved register; the wrappers return nothing.
+asm(R"(
+  .text
+  .p2align 4
+  .globl cgosan_cgo_thunk_common
+  .hidden cgosan_cgo_thunk_common
+  .type cgosan_cgo_thunk_common, @function
+cgosan_cgo_thunk_common:
+  .cfi_startproc
+  pushq %rbx
+  .cfi_def_cfa_offset 16
+  .cfi_offset %rbx, -16
+  pushq %r12
+  .cfi_def_cfa_offset 24
+  .cfi_offset %r12, -24
+  subq $8, %rsp
+  .cfi_def_cfa_offset 32
+  movq %rdi, %rbx
+  leaq 32(%rsp), %r12
+  movl %r11d, %edi
+  movq %rbx, %rsi
+  movq %r12, %rdx
+  call cgosan_cgo_enter
+  movq %rbx, %rdi
+  call *%rax
+  movq %r12, %rdi
+  call cgosan_cgo_exit
+  addq $8, %rsp
+  .cfi_def_cfa_offset 24
+  popq %r12
+  .cfi_def_cfa_offset 16
+  popq %rbx
+  .cfi_def_cfa_offset 8
+  ret
+  .cfi_endproc
+  .size cgosan_cgo_thunk_common, .-cgosan_cgo_thunk_common
+)");
+
+namespace cgosan {
+namespace {
+
+constexpr int kMaxTargets = 8192;
+constexpr int kMaxDepth = 64;
+constexpr size_t kThunkBytes = 32;
+
+struct Target {
+  uintptr_t original;
+  char function[96];
+};
+
+Target* g_targets = nullptr;  // InternalMmap'd, kMaxTargets entries
+int g_num_targets = 0;
+
+struct CallStack {
+  int depth;  // may exceed kMaxDepth; only the first kMaxDepth are recorded
+  CgoCall calls[kMaxDepth];
+};
+__thread CallStack t_calls __attribute__((tls_model("initial-exec")));
+
+// Drops records whose frames are gone: a call at entry_sp lives below (at a lower address
+// than) every call that is still in progress outside it.
+inline void PopAtOrBelow(uintptr_t sp) {
+  CallStack& cs = t_calls;
+  while (cs.depth > 0) {
+    int top = cs.depth - 1;
+    if (top < kMaxDepth && cs.calls[top].entry_sp > sp) break;
+    --cs.depth;
+  }
+}
+
+// "<pkg>._cgo_<hex>_Cfunc_<name>" -> "<name>"; nullptr for other symbols.
+const char* CgoVariableFunction(const char* name) {
+  const char* dot = strstr(name, "._cgo_");
+  if (!dot) return nullptr;
+  const char* cfunc = strstr(dot, "_Cfunc_");
+  if (!cfunc) return nullptr;
+  for (const char* p = dot + 6; p < cfunc; ++p) {
+    bool hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+    if (!hex) return nullptr;
+  }
+  return cfunc + 7;
+}
+
+struct Candidate {
+  uintptr_t variable;
+  char function[96];
+};
+
+struct Scan {
+  uintptr_t bias;
+  Candidate* candidates;
+  int count;
+};
+
+bool VisitSymbol(const Elf64_Sym& s, const char* name, void* ctx) {
+  auto* scan = static_cast<Scan*>(ctx);
+  if (ELF64_ST_TYPE(s.st_info) != STT_OBJECT || s.st_size != 8) return true;
+  const char* function = CgoVariableFunction(name);
+  if (!function || !*function || scan->count >= kMaxTargets) return true;
+  Candidate& c = scan->candidates[scan->count++];
+  c.variable = scan->bias + s.st_value;
+  strncpy(c.function, function, sizeof(c.function) - 1);
+  c.function[sizeof(c.function) - 1] = '\0';
+  return true;
+}
+
+}  // namespace
+
+int CgoCalls::Attach() {
+  MainExecutable exe;
+  ElfReader elf;
+  SymbolTableInfo table;
+  if (!FindMainExecutable(&exe) || !elf.Open(exe.path) || !FindSymbolTable(elf, &table) ||
+      !table.is_symtab) {
+    return 0;
+  }
+  auto* candidates = static_cast<Candidate*>(InternalMmap(sizeof(Candidate) * kMaxTargets));
+  g_targets = static_cast<Target*>(InternalMmap(sizeof(Target) * kMaxTargets));
+  if (!candidates || !g_targets) return 0;
+  Scan scan{exe.bias, candidates, 0};
+  ForEachSymbol(elf, table, VisitSymbol, &scan);
+  if (scan.count == 0) return 0;
+
+  size_t page = PageSize();
+  size_t code_bytes = RoundUp(scan.count * kThunkBytes, page);
+  auto* code = static_cast<uint8_t*>(InternalMmap(code_bytes));
+  if (!code) return 0;
+  uint64_t common = reinterpret_cast<uintptr_t>(&cgosan_cgo_thunk_common);
+  for (int i = 0; i < scan.count; ++i) {
+    uint8_t* t = code + i * kThunkBytes;
+    // mov $i, %r11d ; movabs $common, %r10 ; jmp *%r10 ; int3 padding.
+    // r10 and r11 are scratch at a C call boundary (a plain C function has no static chain).
+    uint32_t index = static_cast<uint32_t>(i);
+    const uint8_t head[] = {0x41, 0xbb};
+    const uint8_t movabs[] = {0x49, 0xba};
+    const uint8_t jmp[] = {0x41, 0xff, 0xe2};
+    memset(t, 0xcc, kThunkBytes);
+    memcpy(t, head, 2);
+    memcpy(t + 2, &index, 4);
+    memcpy(t + 6, movabs, 2);
+    memcpy(t + 8, &common, 8);
+    memcpy(t + 16, jmp, 3);
+  }
+  if (InternalMprotect(code, code_bytes, PROT_READ | PROT_EXEC) != 0) return 0;
+
+  // Point each variable at its thunk. The variable is an ordinary aligned 8-byte word that
+  // Go reloads before every call: one atomic store switches it.
+  for (int i = 0; i < scan.count; ++i) {
+    auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
+    g_targets[i].original = __atomic_load_n(var, __ATOMIC_RELAXED);
+    memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
+  }
+  g_num_targets = scan.count;
+  for (int i = 0; i < scan.count; ++i) {
+    auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
+    __atomic_store_n(var, reinterpret_cast<uintptr_t>(code + i * kThunkBytes), __ATOMIC_RELEASE);
+  }
+  InternalMunmap(candidates, sizeof(Candidate) * kMaxTargets);
+  return scan.count;
+}
+
+const CgoCall* CgoCalls::Current() {
+  const CallStack& cs = t_calls;
+  if (cs.depth <= 0 || cs.depth > kMaxDepth) return nullptr;
+  return &cs.calls[cs.depth - 1];
+}
+
+bool CgoCalls::InCgoMalloc() {
+  const CgoCall* c = Current();
+  return c && strcmp(c->function, "_Cmalloc") == 0;
+}
+
+}  // namespace cgosan
+
+using cgosan::t_calls;
+
+extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t entry_sp) {
+  cgosan::PopAtOrBelow(entry_sp);
+  cgosan::CallStack& cs = t_calls;
+  if (cs.depth < cgosan::kMaxDepth) {
+    cgosan::CgoCall& c = cs.calls[cs.depth];
+    c.function = cgosan::g_targets[index].function;
+    c.frame = frame;
+    c.entry_sp = entry_sp;
+  }
+  ++cs.depth;
+  return cgosan::g_targets[index].original;
+}
+
+extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) { cgosan::PopAtOrBelow(entry_sp); }

@@ -1,0 +1,17 @@
+// MainExecutable: the program's own ELF file and where it is loaded (PIE or not).
+// For attach-time readers of the executable (Go stack continuation, cgo call interception).
+// Not async-signal-safe (readlink, dl_iterate_phdr).
+#pragma once
+
+#include <cstdint>
+
+namespace cgosan {
+
+struct MainExecutable {
+  char path[4096];
+  uintptr_t bias;  // runtime address = ELF virtual address + bias (0 for non-PIE)
+};
+
+bool FindMainExecutable(MainExecutable* out);
+
+}  // namespace cgosan
