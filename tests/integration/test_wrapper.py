@@ -293,6 +293,19 @@ class GoTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertNotIn("(cached)", r.stdout)
 
+    def test_symbol_table_is_kept_and_user_ldflags_merged(self):
+        # go test links with -s -w; cgosan needs .symtab to find the cgo call variables.
+        r = self.go_test("-v", ".")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        args = self.go_calls()[0][1]
+        self.assertIn("-ldflags=-s=false", args)
+        r = self.go_test("-ldflags", "-X main.v=1", "-run", "TestPreloaded", ".")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        args = self.go_calls()[-1][1]
+        self.assertIn("-ldflags=-X main.v=1 -s=false", args)
+        self.assertEqual(sum(a.startswith("-ldflags") for a in args), 1, args)
+        self.assertNotIn("-X main.v=1", args)
+
     def test_user_count_is_kept(self):
         r = self.go_test("-count", "2", "-run", "TestPreloaded", "-v", ".")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
