@@ -93,6 +93,7 @@ void SayAttached() {
     case GuardMode::kAll: line.Append("all"); break;
     case GuardMode::kSampled: line.Append("sampled"); break;
     case GuardMode::kNone: line.Append("none"); break;
+    case GuardMode::kCgo: line.Append("cgo"); break;
   }
   if (GetOptions().guard_mode() != GuardMode::kNone && !GuardedPool::Enabled()) {
     line.Append(" (guarded pool unavailable: reserving guard_pool_mb failed; blocks are unguarded)");
@@ -117,6 +118,11 @@ __attribute__((constructor(101))) void AttachPreload() {
   ParseOptionsOrDie();
   CollectProcessInfo();
   SetGoProcess(dlsym(RTLD_DEFAULT, "crosscall2") != nullptr);
+  // guard=cgo is the default in a Go program: the blocks that cross the boundary (allocated
+  // for Go) are all guarded, C's own at the sample rate, so C-internal allocation stays fast.
+  if (IsGoProcess() && !GetOptions().Given("guard")) {
+    MutableOptions().guard = static_cast<int>(GuardMode::kCgo);
+  }
   if (ShouldBePassive()) {
     SetPreloadPassive();
     MutableOptions().malloc_context_size = 0;

@@ -20,6 +20,8 @@
 #include "shadow/options.h"
 
 #define CGOSAN_EXPORT extern "C" __attribute__((visibility("default")))
+// The program's call site of the interposed function (the cheap one-frame record).
+#define CALLER __builtin_return_address(0)
 
 extern "C" void* __libc_realloc(void* ptr, size_t size);
 extern "C" void __libc_free(void* ptr);
@@ -33,17 +35,31 @@ BlockOrigin CurrentOrigin() {
   return CgoCalls::Current() ? BlockOrigin::kUnderGo : BlockOrigin::kC;
 }
 
-bool ShouldGuard() {
+bool Sampled() {
+  return ++t_state.sample_counter % static_cast<uint64_t>(GetOptions().sample_rate) == 0;
+}
+
+bool ShouldGuard(BlockOrigin origin) {
   if (PreloadPassive()) return false;
   switch (GetOptions().guard_mode()) {
     case GuardMode::kAll:
       return true;
     case GuardMode::kSampled:
-      return ++t_state.sample_counter % static_cast<uint64_t>(GetOptions().sample_rate) == 0;
+      return Sampled();
     case GuardMode::kNone:
       return false;
+    case GuardMode::kCgo:
+      return origin == BlockOrigin::kForGo || Sampled();
   }
   return false;
+}
+
+// With guard=cgo, blocks of C code on its own (not in a cgo call, not guarded) keep a cheap
+// one-frame record (the caller of malloc/free) instead of a full trace.
+StackId StackFor(bool full, void* caller) {
+  if (full || GetOptions().guard_mode() != GuardMode::kCgo) return CaptureStackId();
+  uintptr_t pc = reinterpret_cast<uintptr_t>(caller);
+  return GetOptions().malloc_context_size > 0 ? StackDepot::Put(&pc, 1) : 0;
 }
 
 void SayFallbackOnce() {
@@ -54,7 +70,7 @@ void SayFallbackOnce() {
   }
 }
 
-void* Allocate(size_t size, size_t alignment, bool zero) {
+void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
   if (t_state.in_report) {
     void* p = ReportArena::Allocate(size, alignment);
     if (p && zero) memset(p, 0, size);
@@ -65,9 +81,10 @@ void* Allocate(size_t size, size_t alignment, bool zero) {
     p = CHeap::Allocate(size, alignment, zero, false, 0, 0);
   } else {
     ReentrancyGuard guard;
-    bool guarded = ShouldGuard();
-    p = CHeap::Allocate(size, alignment, zero, guarded, CaptureStackId(), CurrentTid(),
-                        CurrentOrigin());
+    BlockOrigin origin = CurrentOrigin();
+    bool guarded = ShouldGuard(origin);
+    StackId stack = StackFor(guarded || origin != BlockOrigin::kC, caller);
+    p = CHeap::Allocate(size, alignment, zero, guarded, stack, CurrentTid(), origin);
     if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
   }
   if (!p) errno = ENOMEM;
@@ -75,7 +92,7 @@ void* Allocate(size_t size, size_t alignment, bool zero) {
 }
 
 // Frees ptr (non-null). Returns normally only when the free was valid.
-void Free(void* ptr) {
+void Free(void* ptr, void* caller) {
   if (ReportArena::Owns(ptr)) return;
   HeapBlock block;
   bool known;
@@ -86,8 +103,8 @@ void Free(void* ptr) {
     return;
   }
   ReentrancyGuard guard;
-  FreeVerdict verdict = CHeap::Free(ptr, CaptureStackId(), CurrentTid(), &block, &known,
-                                    &corrupt_offset);
+  StackId stack = StackFor(!IsGoProcess() || CgoCalls::Current() != nullptr, caller);
+  FreeVerdict verdict = CHeap::Free(ptr, stack, CurrentTid(), &block, &known, &corrupt_offset);
   if (verdict == FreeVerdict::kOk) return;
   // Passive: whatever glibc does with a bad pointer is what the program would have seen.
   if (PreloadPassive()) return __libc_free(ptr);
@@ -121,10 +138,10 @@ size_t PageSizeCached() {
 
 using namespace cgosan;
 
-CGOSAN_EXPORT void* malloc(size_t size) { return Allocate(size, 0, false); }
+CGOSAN_EXPORT void* malloc(size_t size) { return Allocate(size, 0, false, CALLER); }
 
 CGOSAN_EXPORT void free(void* ptr) {
-  if (ptr) Free(ptr);
+  if (ptr) Free(ptr, CALLER);
 }
 
 CGOSAN_EXPORT void* calloc(size_t n, size_t size) {
@@ -133,14 +150,14 @@ CGOSAN_EXPORT void* calloc(size_t n, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return Allocate(total, 0, true);
+  return Allocate(total, 0, true, CALLER);
 }
 
 CGOSAN_EXPORT void* realloc(void* ptr, size_t size) {
-  if (!ptr) return Allocate(size, 0, false);
+  if (!ptr) return Allocate(size, 0, false, CALLER);
   if (ReportArena::Owns(ptr)) return ReportArena::Reallocate(ptr, size);
   if (size == 0) {  // glibc: realloc(p, 0) frees p and returns NULL
-    Free(ptr);
+    Free(ptr, CALLER);
     return nullptr;
   }
   HeapBlock old = LiveBlockOrReport(ptr);
@@ -148,10 +165,10 @@ CGOSAN_EXPORT void* realloc(void* ptr, size_t size) {
     // Unknown block (before attach, inside cgosan, or in a passive process): glibc decides.
     return __libc_realloc(ptr, size);
   }
-  void* p = Allocate(size, old.alignment > 16 ? old.alignment : 0, false);
+  void* p = Allocate(size, old.alignment > 16 ? old.alignment : 0, false, CALLER);
   if (!p) return nullptr;  // the old block stays valid, as in glibc
   memcpy(p, ptr, old.size < size ? old.size : size);
-  Free(ptr);
+  Free(ptr, CALLER);
   return p;
 }
 
@@ -167,7 +184,7 @@ CGOSAN_EXPORT void* reallocarray(void* ptr, size_t n, size_t size) {
 CGOSAN_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
   if (!IsPowerOfTwo(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
   int saved = errno;
-  void* p = Allocate(size, alignment, false);
+  void* p = Allocate(size, alignment, false, CALLER);
   errno = saved;
   if (!p) return ENOMEM;
   *out = p;
@@ -179,17 +196,19 @@ CGOSAN_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
     errno = EINVAL;
     return nullptr;
   }
-  return Allocate(size, alignment, false);
+  return Allocate(size, alignment, false, CALLER);
 }
 
 CGOSAN_EXPORT void* memalign(size_t alignment, size_t size) {
   // glibc rounds a non-power-of-two alignment up to the next power of two.
   size_t a = 1;
   while (a < alignment) a <<= 1;
-  return Allocate(size, a, false);
+  return Allocate(size, a, false, CALLER);
 }
 
-CGOSAN_EXPORT void* valloc(size_t size) { return Allocate(size, PageSizeCached(), false); }
+CGOSAN_EXPORT void* valloc(size_t size) {
+  return Allocate(size, PageSizeCached(), false, CALLER);
+}
 
 CGOSAN_EXPORT void* pvalloc(size_t size) {
   size_t page = PageSizeCached();
@@ -198,7 +217,7 @@ CGOSAN_EXPORT void* pvalloc(size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return Allocate(rounded ? rounded : page, page, false);
+  return Allocate(rounded ? rounded : page, page, false, CALLER);
 }
 
 CGOSAN_EXPORT size_t malloc_usable_size(void* ptr) {

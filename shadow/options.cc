@@ -35,6 +35,7 @@ const OptionSpec kSpecs[] = {
 };
 #undef STR
 #undef STR_
+static_assert(sizeof(kSpecs) / sizeof(kSpecs[0]) <= 64, "Options::given has 64 bits");
 
 bool IsSeparator(char c) { return c == ':' || c == ','; }
 
@@ -178,8 +179,14 @@ bool ParseOptions(const char* text, Options* out, TextBuffer* error) {
     const char* value = ++p;
     while (*p && !IsSeparator(*p)) ++p;
     if (!SetOption(*spec, value, static_cast<size_t>(p - value), out, error)) return false;
+    out->given |= uint64_t{1} << (spec - kSpecs);
   }
   return true;
+}
+
+bool Options::Given(const char* name) const {
+  const OptionSpec* spec = FindSpec(name, strlen(name));
+  return spec && (given & (uint64_t{1} << (spec - kSpecs)));
 }
 
 void FormatOptionsHelp(TextBuffer* out) {

@@ -8,7 +8,7 @@
 
 namespace cgosan {
 
-enum class GuardMode : int { kAll = 0, kSampled = 1, kNone = 2 };
+enum class GuardMode : int { kAll = 0, kSampled = 1, kNone = 2, kCgo = 3 };
 
 struct Options {
 #define CGOSAN_INT(name, def, lo, hi, help) int64_t name = def;
@@ -20,6 +20,11 @@ struct Options {
 #undef CGOSAN_ENUM
 
   GuardMode guard_mode() const { return static_cast<GuardMode>(guard); }
+
+  // Bit i set: the i-th option of options.inc was given in CGOSAN_OPTIONS (so that a
+  // default that depends on the process, like guard's, is only applied when it was not).
+  uint64_t given = 0;
+  bool Given(const char* name) const;
 };
 
 // Parses `text` over the defaults already in *out. On error writes one line naming the

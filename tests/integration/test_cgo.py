@@ -86,6 +86,21 @@ class CgoFindings(CgosanTestCase):
         self.assertGoEnding(res, "fatal error: unexpected signal during runtime execution")
         self.assertEqual(res.stdout, "ptr=%s\n" % res.printed("ptr"))
 
+    def test_guard_defaults_to_cgo_in_a_go_program(self):
+        # Blocks allocated for Go are always guarded under guard=cgo; the report says so.
+        res = self.run_bug("cstring_map_uaf", options=["verbosity=1"])
+        self.assertIn("attached: guard=cgo", res.stderr)
+        self.assertRegex(res.stderr, r"\d+ cgo call variables intercepted")
+        f = self.single_finding(res, "heap-use-after-free")
+        self.assertEqual(f["object"]["origin"], "for-go")
+        self.assertIn("previously allocated for Go", res.stderr)
+        self.assertEqual(f["cgo_call"]["function"], "read_first_byte")
+        self.assertEqual(f["cgo_call"]["caller"]["function"], "main.main")
+        self.assertIn("during the cgo call C.read_first_byte made by main.main", res.stderr)
+        # An explicit choice wins over the Go default.
+        res = self.run_bug("cstring_map_uaf", options=["verbosity=1", "guard=all"])
+        self.assertIn("attached: guard=all", res.stderr)
+
     def test_cstring_freed_then_read_by_go(self):
         res = self.run_bug("cstring_go_read")
         ptr = res.printed_ptr()

@@ -46,6 +46,16 @@ TEST(OptionsTest, ParsesColonAndCommaSeparatedPairs) {
   EXPECT_EQ(r.options.exitcode, 3);
 }
 
+TEST(OptionsTest, RemembersWhichOptionsWereGiven) {
+  ParseResult r = Parse("guard=cgo:verbosity=1");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.options.guard_mode(), GuardMode::kCgo);
+  EXPECT_TRUE(r.options.Given("guard"));
+  EXPECT_TRUE(r.options.Given("verbosity"));
+  EXPECT_FALSE(r.options.Given("sample_rate"));
+  EXPECT_FALSE(Parse("").options.Given("guard"));
+}
+
 TEST(OptionsTest, EmptyAndNullInputKeepDefaults) {
   EXPECT_TRUE(Parse("").ok);
   EXPECT_TRUE(Parse("::,").ok);
@@ -65,7 +75,7 @@ TEST(OptionsTest, UnknownKeyNamesItAndListsKnownOptions) {
 TEST(OptionsTest, BadEnumValueListsAcceptedValues) {
   ParseResult r = Parse("guard=sometimes");
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "invalid value 'sometimes' for option guard: expected one of all|sampled|none");
+  EXPECT_EQ(r.error, "invalid value 'sometimes' for option guard: expected one of all|sampled|none|cgo");
 }
 
 TEST(OptionsTest, BadIntegersAreRejectedWithTheirRange) {
