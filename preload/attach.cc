@@ -13,6 +13,7 @@
 #include "preload/process_state.h"
 #include "preload/signal_table.h"
 #include "preload/thread_state.h"
+#include "report/go/go_runtime.h"
 #include "report/go_stack.h"
 #include "report/report_writer.h"
 #include "report/unwinder.h"
@@ -72,6 +73,7 @@ void ConfigureHeap() {
 }
 
 int g_intercepted_cgo_functions = 0;
+bool g_cgo_guard_fell_back = false;
 
 void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
@@ -101,11 +103,13 @@ void SayAttached() {
   line.Append(", max live guarded blocks ").Unsigned(MaxLiveGuardedSlots());
   line.Append(", unwinder ").Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");
   if (IsGoProcess()) {
-    line.Append(", Go program");
+    line.Append(", Go program ").Append(GoRuntime::Binary().version[0] ? GoRuntime::Binary().version : "(version unknown)");
+    if (*GoRuntime::OffReason()) line.Append(", Go features off: ").Append(GoRuntime::OffReason());
     if (g_intercepted_cgo_functions > 0) {
       line.Append(", ").Unsigned(g_intercepted_cgo_functions).Append(" cgo call variables intercepted");
     } else {
       line.Append(", cgo call interception off (no symbol table: built with -ldflags=-s?)");
+      if (g_cgo_guard_fell_back) line.Append(", so guard=all instead of guard=cgo");
     }
   } else {
     line.Append(", not a Go program");
@@ -132,8 +136,15 @@ __attribute__((constructor(101))) void AttachPreload() {
   if (!PreloadPassive()) {
     Unwinder::Init();
     if (IsGoProcess()) {
+      GoRuntime::Attach();
       GoStack::Init();
       g_intercepted_cgo_functions = CgoCalls::Attach();
+      // guard=cgo needs interception to know which blocks are allocated for Go; without it
+      // (no symbol table) every block is guarded rather than none of Go's.
+      if (g_intercepted_cgo_functions == 0 && GetOptions().guard_mode() == GuardMode::kCgo) {
+        MutableOptions().guard = static_cast<int>(GuardMode::kAll);
+        g_cgo_guard_fell_back = true;
+      }
     }
     SignalTable::InstallHandlers(OnFaultSignal);
   }

@@ -5,9 +5,8 @@
 // through its Go frames (Go keeps frame pointers on amd64). That chain is walked inside
 // the goroutine's stack bounds only, so a bad value ends the walk instead of faulting.
 //
-// This is the minimal, version-independent part of mixed unwinding: the g/m offsets used
-// here are the same in Go 1.19-1.24 (../shared/go-runtime-facts.md); callbacks
-// (C -> Go -> C) and pclntab-based unwinding are not handled yet.
+// The g/m offsets come from the per-version layout table (report/go/runtime_layout.h).
+// Callbacks (C -> Go -> C) and pclntab-based (pcsp) unwinding are not handled yet.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +15,8 @@ namespace cgosan {
 
 class GoStack {
  public:
-  // Finds runtime.asmcgocall and runtime.cgocall in the main executable's symbol table.
-  // Not async-signal-safe (reads the ELF file): call at attach. False for non-Go programs
-  // and Go binaries without a symbol table; continuation then stays off.
+  // Takes the runtime layout and function ranges from GoRuntime (call GoRuntime::Attach
+  // first). False when the Go features are off; continuation then stays off.
   static bool Init();
   static bool Enabled();
 

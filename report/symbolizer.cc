@@ -12,6 +12,7 @@
 #include "report/elf_build_id.h"
 #include "report/elf_reader.h"
 #include "report/elf_symbols.h"
+#include "report/go/go_runtime.h"
 #include "report/go_symbol_name.h"
 #include "report/module_map.h"
 #include "report/string_pool.h"
@@ -251,6 +252,38 @@ bool Symbolizer::ReadBuildId(const char* path, char* out, size_t cap) {
   return elf.Open(path) && ReadElfBuildId(elf, out, cap);
 }
 
+// Go frames get their names, file:line and inlined callers from the binary's pclntab:
+// one physical frame may become several (inlined first). Writes into a scratch copy, then
+// back, because the expansion shifts the frames after it.
+int ExpandGoFrames(Frame* frames, int n) {
+  const Pclntab* table = GoRuntime::Table();
+  if (table == nullptr) return n;
+  static Frame scratch[kMaxFramesPerStack];
+  int out = 0;
+  for (int i = 0; i < n && out < kMaxFramesPerStack; ++i) {
+    GoFuncInfo func;
+    GoFrame expanded[16];
+    int k = table->FindFunc(g_lookup_pcs[i], &func)
+                ? table->ExpandInline(g_lookup_pcs[i], expanded, 16)
+                : 0;
+    if (k <= 0) {
+      scratch[out++] = frames[i];
+      continue;
+    }
+    for (int j = 0; j < k && out < kMaxFramesPerStack; ++j) {
+      Frame f = frames[i];
+      if (expanded[j].function != nullptr) f.function = expanded[j].function;
+      f.file = expanded[j].file;
+      f.line = expanded[j].line;
+      f.inlined = expanded[j].inlined;
+      f.lang = FrameLang::kGo;
+      scratch[out++] = f;
+    }
+  }
+  for (int i = 0; i < out; ++i) frames[i] = scratch[i];
+  return out;
+}
+
 void Symbolizer::SymbolizeStack(const uintptr_t* pcs, int n, bool first_is_exact, Stack* out) {
   ErrnoSaver errno_saver;
   EnsureLoaded();
@@ -262,6 +295,7 @@ void Symbolizer::SymbolizeStack(const uintptr_t* pcs, int n, bool first_is_exact
     g_lookup_pcs[i] = exact || pcs[i] == 0 ? pcs[i] : pcs[i] - 1;
   }
   SymbolizeFrames(out->frames, n);
+  n = ExpandGoFrames(out->frames, n);
   for (int i = 0; i < n; ++i) out->frames[i].glue = IsCgoGlueName(out->frames[i].function);
   out->num_frames = n;
 }

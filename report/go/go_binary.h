@@ -28,6 +28,9 @@ struct GoBinaryInfo {
   uintptr_t load_bias = 0;
   bool has_symtab = false;
   const char* pclntab_source = "";  // "symbol", "section", "moduledata" or "scan"
+  // LoadGoBinaryFromFile's private mapping of the file.
+  void* file_map = nullptr;
+  size_t file_map_size = 0;
 };
 
 // The main executable of this process, read in place (its mapped image).

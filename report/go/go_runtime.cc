@@ -1,0 +1,82 @@
+// GoRuntime::Attach: locate, check, then publish. Everything here is static storage.
+#include "report/go/go_runtime.h"
+
+#include <cstring>
+#include <initializer_list>
+
+namespace cgosan {
+namespace {
+
+GoBinaryInfo g_binary;
+Pclntab g_table;
+bool g_table_ok = false;
+const GoRuntimeLayout* g_layout = nullptr;
+CodeRange g_asmcgocall, g_cgocall;
+char g_off_reason[160] = "not attached";
+
+void SetOff(const char* a, const char* b = "") {
+  size_t n = 0;
+  for (const char* s : {a, b}) {
+    for (; *s && n + 1 < sizeof(g_off_reason); ++s) g_off_reason[n++] = *s;
+  }
+  g_off_reason[n] = '\0';
+}
+
+// The function called `name` in the pclntab (pclntab names carry no ABI suffix).
+CodeRange FindByName(const char* name) {
+  CodeRange r;
+  GoFuncInfo f;
+  for (uint64_t i = 0; i < g_table.nfunc(); ++i) {
+    if (!g_table.FindFuncByIndex(i, &f)) continue;
+    const char* fn = g_table.FuncName(f);
+    if (fn && strcmp(fn, name) == 0) {
+      r.begin = f.entry;
+      r.end = f.end;
+      break;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+bool GoRuntime::Attach() {
+  if (!LoadGoBinary(&g_binary) || !g_binary.found) {
+    SetOff("no Go pclntab found in the executable");
+    return false;
+  }
+  g_table_ok = InitPclntab(g_binary, &g_table);
+  if (!g_table_ok) {
+    SetOff("the Go pclntab could not be read");
+    return false;
+  }
+  g_asmcgocall = FindByName("runtime.asmcgocall");
+  g_cgocall = FindByName("runtime.cgocall");
+  const GoRuntimeLayout* layout = FindGoRuntimeLayout(g_binary.go_major == 1 ? g_binary.go_minor : 0);
+  if (!layout) {
+    SetOff("unsupported Go version ", g_binary.version[0] ? g_binary.version : "(unknown)");
+    return false;
+  }
+  if (!g_asmcgocall.begin || !g_cgocall.begin) {
+    SetOff("runtime.asmcgocall or runtime.cgocall not in the pclntab");
+    return false;
+  }
+  size_t size = g_asmcgocall.end - g_asmcgocall.begin;
+  if (!AsmcgocallMatchesLayout(reinterpret_cast<const uint8_t*>(g_asmcgocall.begin),
+                               size < 64 ? size : 64, *layout)) {
+    SetOff("runtime.asmcgocall does not match the layout of ", g_binary.version);
+    return false;
+  }
+  g_layout = layout;
+  SetOff("");
+  return true;
+}
+
+const Pclntab* GoRuntime::Table() { return g_table_ok ? &g_table : nullptr; }
+const GoRuntimeLayout* GoRuntime::Layout() { return g_layout; }
+const GoBinaryInfo& GoRuntime::Binary() { return g_binary; }
+CodeRange GoRuntime::Asmcgocall() { return g_asmcgocall; }
+CodeRange GoRuntime::Cgocall() { return g_cgocall; }
+const char* GoRuntime::OffReason() { return g_off_reason; }
+
+}  // namespace cgosan

@@ -1,0 +1,3 @@
+module example.com/uafpkg
+
+go 1.19
