@@ -1,13 +1,17 @@
-// GoStack implementation (see go_stack.h for the walk and its limits).
+// GoStack implementation (see go_stack.h): Go frames by pclntab SP deltas, the way Go's own
+// traceback walks them, and the crossing of callbacks back onto the g0 stack.
 #include "report/go_stack.h"
 
+#include "report/finding.h"
 #include "report/go/go_runtime.h"
+#include "report/unwinder.h"
 
 namespace cgosan {
 namespace {
 
 const GoRuntimeLayout* g_layout = nullptr;
-CodeRange g_asmcgocall, g_cgocall;
+CodeRange g_asmcgocall, g_cgocall, g_cgocallback, g_crosscall2, g_goexit;
+
 
 template <typename T>
 T Load(uintptr_t addr) {
@@ -16,13 +20,102 @@ T Load(uintptr_t addr) {
 
 bool Plausible(uintptr_t p) { return p >= 4096 && (p & 7) == 0; }
 
+struct StackBounds {
+  uintptr_t lo = 0, hi = 0;
+  bool Holds(uintptr_t p, uintptr_t size = 8) const {
+    return (p & 7) == 0 && p >= lo && p + size <= hi;
+  }
+};
+
+StackBounds BoundsOf(uintptr_t g) {
+  StackBounds b;
+  b.lo = Load<uintptr_t>(g + g_layout->g_stack_lo);
+  b.hi = Load<uintptr_t>(g + g_layout->g_stack_hi);
+  if (!(b.lo < b.hi && b.hi - b.lo <= (uintptr_t{1} << 30))) b.lo = b.hi = 0;
+  return b;
+}
+
+int32_t SpDeltaAt(uintptr_t pc, bool return_address) {
+  const Pclntab* table = GoRuntime::Table();
+  GoFuncInfo f;
+  uintptr_t lookup = return_address ? pc - 1 : pc;
+  if (!table || !table->FindFunc(lookup, &f)) return -1;
+  return table->SpDelta(f, lookup);
+}
+
+struct Walk {
+  uintptr_t* pcs;
+  int n;
+  int max;
+  void Add(uintptr_t pc) {
+    if (n < max && (n == 0 || pcs[n - 1] != pc)) pcs[n++] = pc;
+  }
+  bool Full() const { return n >= max; }
+};
+
+// The goroutine's frames from the SP that asmcgocall saved in g.sched.sp (or that a
+// callback's fake frame restores), through callbacks, to runtime.goexit.
+void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, Walk* w);
+
+// At a frame of runtime.cgocallback (pc, sp on the goroutine stack): the C code that called
+// Go is on the g0 stack below g0.sched.sp; after it, the goroutine's outer frames.
+void CrossCallback(uintptr_t m, uintptr_t g, uintptr_t pc, uintptr_t sp, const StackBounds& gs,
+                   Walk* w) {
+  int32_t delta = SpDeltaAt(pc, true);
+  if (delta < 0 || !gs.Holds(sp + delta)) return;
+  // The fake frame's return slot holds the goroutine's old sched.pc; above it, its old SP.
+  uintptr_t outer_sp = sp + delta + 8;
+  uintptr_t g0 = Load<uintptr_t>(m + g_layout->m_g0);
+  if (!Plausible(g0)) return;
+  StackBounds g0s = BoundsOf(g0);
+  uintptr_t g0sp = Load<uintptr_t>(g0 + g_layout->g_sched_sp);
+  if (!g0s.Holds(g0sp + delta)) return;
+  uintptr_t c2pc = Load<uintptr_t>(g0sp + delta);
+  if (!g_crosscall2.Contains(c2pc)) return;
+  w->Add(c2pc);
+  // crosscall2's frame per the layout table, confirmed by the pclntab's SP delta.
+  uintptr_t c2sp = g0sp + delta + 8;
+  uintptr_t frame = g_layout->crosscall2_frame;
+  if (SpDeltaAt(c2pc, true) != static_cast<int32_t>(frame) || !g0s.Holds(c2sp + frame)) return;
+  uintptr_t cpc = Load<uintptr_t>(c2sp + frame);
+  uintptr_t csp = c2sp + frame + 8;
+  uintptr_t cbp = Load<uintptr_t>(c2sp + frame - 8);
+  w->n += Unwinder::CaptureCFramesFrom(cpc, csp, cbp, w->pcs + w->n, w->max - w->n);
+  // A C thread that called into Go has no goroutine below its C frames; a cgo call does:
+  // the C frames end in the outer runtime.asmcgocall.
+  if (w->n > 0 && g_asmcgocall.Contains(w->pcs[w->n - 1])) WalkGoroutine(m, g, outer_sp, w);
+}
+
+void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, Walk* w) {
+  StackBounds gs = BoundsOf(g);
+  uintptr_t slot = saved_sp + g_layout->cgocall_return_slot;
+  if (!gs.Holds(slot)) return;
+  uintptr_t pc = Load<uintptr_t>(slot);
+  uintptr_t sp = slot + 8;
+  for (int frames = 0; frames < kMaxFramesPerStack && !w->Full(); ++frames) {
+    if (frames == 0 && !g_cgocall.Contains(pc)) return;
+    w->Add(pc);
+    if (g_goexit.Contains(pc)) return;
+    if (g_cgocallback.Contains(pc)) return CrossCallback(m, g, pc, sp, gs, w);
+    int32_t delta = SpDeltaAt(pc, true);
+    if (delta < 0 || !gs.Holds(sp + delta)) return;
+    uintptr_t ret = Load<uintptr_t>(sp + delta);
+    if (ret == 0) return;
+    sp = sp + delta + 8;
+    pc = ret;
+  }
+}
+
 }  // namespace
 
 bool GoStack::Init() {
   g_layout = GoRuntime::Layout();
   g_asmcgocall = GoRuntime::Asmcgocall();
   g_cgocall = GoRuntime::Cgocall();
-  return g_layout != nullptr;
+  g_cgocallback = GoRuntime::Function("runtime.cgocallback");
+  g_crosscall2 = GoRuntime::Function("crosscall2");
+  g_goexit = GoRuntime::Function("runtime.goexit");
+  return g_layout != nullptr && GoRuntime::Table() != nullptr;
 }
 
 bool GoStack::Enabled() { return g_layout != nullptr; }
@@ -38,25 +131,9 @@ int GoStack::ContinueFromCgoCall(uintptr_t* pcs, int n, int max) {
   if (!Plausible(m) || Load<uintptr_t>(m + l->m_g0) != g0) return n;
   uintptr_t g = Load<uintptr_t>(m + l->m_curg);
   if (!Plausible(g) || g == g0) return n;
-  uintptr_t lo = Load<uintptr_t>(g + l->g_stack_lo), hi = Load<uintptr_t>(g + l->g_stack_hi);
-  uintptr_t sp = Load<uintptr_t>(g + l->g_sched_sp), bp = Load<uintptr_t>(g + l->g_sched_bp);
-  if (!(lo < sp && sp < hi && hi - lo <= (uintptr_t{1} << 30))) return n;
-  auto on_stack = [&](uintptr_t p) { return p >= sp && p + 16 <= hi && (p & 7) == 0; };
-  // runtime.cgocall's own frame: its return address into cgocall, where this version keeps it.
-  uintptr_t slot = sp + l->cgocall_return_slot;
-  uintptr_t pc = on_stack(slot) ? Load<uintptr_t>(slot) : 0;
-  if (g_cgocall.Contains(pc)) pcs[n++] = pc;
-  // Then the frame-pointer chain: [bp] is the caller's bp, [bp+8] the return address.
-  while (n < max && on_stack(bp)) {
-    uintptr_t ret = Load<uintptr_t>(bp + 8);
-    uintptr_t next = Load<uintptr_t>(bp);
-    if (ret == 0) break;
-    // 1.21+: asmcgocall's own frame links to runtime.cgocall's return slot read above.
-    if (ret != pcs[n - 1]) pcs[n++] = ret;
-    if (next <= bp) break;
-    bp = next;
-  }
-  return n;
+  Walk w{pcs, n, max};
+  WalkGoroutine(m, g, Load<uintptr_t>(g + l->g_sched_sp), &w);
+  return w.n;
 }
 
 }  // namespace cgosan

@@ -4,6 +4,8 @@
 
 #include "report/go_stack.h"
 
+#include <cstring>
+
 #include <dlfcn.h>
 #include <ucontext.h>
 
@@ -136,15 +138,14 @@ int Unwinder::CaptureCurrent(uintptr_t* pcs, int max_frames) {
   return GoStack::ContinueFromCgoCall(pcs, out, max_frames);
 }
 
-int Unwinder::CaptureFromContext(void* ucontext, uintptr_t* pcs, int max_frames) {
-  if (!Ready() || ucontext == nullptr || max_frames <= 0) return 0;
+namespace {
+
+// libunwind from a context: the C frames only (no Go continuation).
+int UnwindContext(void* ucontext, int flags, uintptr_t* pcs, int max_frames) {
   const uintptr_t own_begin = g_own_begin.load(std::memory_order_relaxed);
   const uintptr_t own_end = g_own_end.load(std::memory_order_relaxed);
   unw_cursor_t cursor;
-  // UNW_INIT_SIGNAL_FRAME: the first pc is the interrupted instruction, not a return
-  // address, so libunwind must not look its unwind info up at pc-1.
-  if (g_unw.init_local2(&cursor, static_cast<unw_context_t*>(ucontext),
-                        UNW_INIT_SIGNAL_FRAME) < 0) {
+  if (g_unw.init_local2(&cursor, static_cast<unw_context_t*>(ucontext), flags) < 0) {
     // Still report where it happened.
     auto* uc = static_cast<ucontext_t*>(ucontext);
     uintptr_t pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
@@ -161,7 +162,29 @@ int Unwinder::CaptureFromContext(void* ucontext, uintptr_t* pcs, int max_frames)
     if (!InRange(ip, own_begin, own_end)) pcs[out++] = static_cast<uintptr_t>(ip);
     if (g_unw.step(&cursor) <= 0) break;
   }
+  return out;
+}
+
+}  // namespace
+
+int Unwinder::CaptureFromContext(void* ucontext, uintptr_t* pcs, int max_frames) {
+  if (!Ready() || ucontext == nullptr || max_frames <= 0) return 0;
+  // UNW_INIT_SIGNAL_FRAME: the first pc is the interrupted instruction, not a return
+  // address, so libunwind must not look its unwind info up at pc-1.
+  int out = UnwindContext(ucontext, UNW_INIT_SIGNAL_FRAME, pcs, max_frames);
   return GoStack::ContinueFromCgoCall(pcs, out, max_frames);
+}
+
+int Unwinder::CaptureCFramesFrom(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* pcs,
+                                 int max_frames) {
+  if (!Ready() || max_frames <= 0) return 0;
+  // The other registers are unknown; C code without a frame pointer needs only sp and pc.
+  ucontext_t uc;
+  memset(&uc, 0, sizeof(uc));
+  uc.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc);
+  uc.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
+  uc.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(bp);
+  return UnwindContext(&uc, 0, pcs, max_frames);
 }
 
 }  // namespace cgosan

@@ -44,6 +44,11 @@ class Unwinder {
   // before or after Init(), wins; begin == end disables the filtering.
   static void SetOwnModuleRange(uintptr_t begin, uintptr_t end);
   static bool IsOwnPc(uintptr_t pc);
+
+  // The C frames of a call chain given only pc (a return address), sp and bp, as found on
+  // a stack (crossing from Go back into the C code that called it). No Go continuation.
+  static int CaptureCFramesFrom(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* pcs,
+                                int max_frames);
 };
 
 }  // namespace cgosan

@@ -77,6 +77,9 @@ const GoRuntimeLayout* GoRuntime::Layout() { return g_layout; }
 const GoBinaryInfo& GoRuntime::Binary() { return g_binary; }
 CodeRange GoRuntime::Asmcgocall() { return g_asmcgocall; }
 CodeRange GoRuntime::Cgocall() { return g_cgocall; }
+CodeRange GoRuntime::Function(const char* name) {
+  return g_table_ok ? FindByName(name) : CodeRange();
+}
 const char* GoRuntime::OffReason() { return g_off_reason; }
 
 }  // namespace cgosan

@@ -30,6 +30,8 @@ class GoRuntime {
   static const GoBinaryInfo& Binary();
   static CodeRange Asmcgocall();
   static CodeRange Cgocall();
+  // Any function by its Go name (a scan of the pclntab: for attach time only).
+  static CodeRange Function(const char* name);
   // Why the Go features are off ("" when they are on).
   static const char* OffReason();
 };

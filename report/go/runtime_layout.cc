@@ -6,14 +6,15 @@
 namespace cgosan {
 namespace {
 
-// g: stack.lo, stack.hi, m, sched.sp, sched.bp, goid; m: g0, gsignal, curg.
+// g: stack.lo, stack.hi, m, sched.sp, sched.bp, goid; m: g0, gsignal, curg; then the
+// cgocall return slot, asmcgocall's frame, crosscall2's frame.
 constexpr GoRuntimeLayout kLayouts[] = {
-    {19, 0, 8, 48, 56, 104, 152, 0, 80, 192, 0, false},
-    {21, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true},
-    {22, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true},
+    {19, 0, 8, 48, 56, 104, 152, 0, 80, 192, 0, false, 0x48},
+    {21, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true, 0x48},
+    {22, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true, 0x50},
     // 1.23 adds g.syscallbp: goid moves to 160.
-    {23, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true},
-    {24, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true},
+    {23, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true, 0x50},
+    {24, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true, 0x50},
 };
 
 bool Contains(const uint8_t* code, size_t size, const uint8_t* pattern, size_t n) {

@@ -20,6 +20,9 @@ struct GoRuntimeLayout {
   uint32_t cgocall_return_slot;
   // runtime.asmcgocall begins with `push %rbp; mov %rsp,%rbp` (1.21+).
   bool asmcgocall_has_frame;
+  // crosscall2's frame at its call to runtime.cgocallback (1.22+ adds a frame pointer push);
+  // the C caller's BP is saved in the last word below the return address either way.
+  uint32_t crosscall2_frame;
 };
 
 // The layout for Go 1.<minor>, or nullptr when cgosan does not know that version.

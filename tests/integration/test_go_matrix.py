@@ -291,11 +291,6 @@ class GoMatrix(CgosanTestCase):
 
     # --- (3) main -> C -> exported Go -> C ------------------------------------------------
 
-    # Known gap (issue 3): the walk does not yet cross a callback (runtime.cgocallback back
-    # onto the g0 stack into crosscall2 and the C frames that called Go, then the outer
-    # goroutine frames). The assertions stay as they are; expectedFailure turns into a
-    # failure ("unexpected success") the day the stack crosses callbacks.
-    @unittest.expectedFailure
     def test_3_callback_chain(self):
         def check(version, goroot):
             res = self.run_bug(version, goroot, "callback_chain")
@@ -331,10 +326,6 @@ class GoMatrix(CgosanTestCase):
 
     # --- (4) a C thread calling into Go ---------------------------------------------------
 
-    # Known gap (issue 3): as for test_3, the stack stops at runtime.cgocallback instead of
-    # going back into the C thread's frames (crosscall2, thread_main). The assertions stay as they are; expectedFailure turns into a
-    # failure ("unexpected success") the day the stack crosses callbacks.
-    @unittest.expectedFailure
     def test_4_c_thread_callback(self):
         def check(version, goroot):
             res = self.run_bug(version, goroot, "c_thread_callback")
