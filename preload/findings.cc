@@ -12,6 +12,7 @@
 #include "preload/cgo_calls.h"
 #include "preload/process_state.h"
 #include "preload/thread_state.h"
+#include "report/go_stack.h"
 #include "report/report_writer.h"
 #include "report/symbolizer.h"
 #include "report/unwinder.h"
@@ -71,6 +72,7 @@ Finding* BeginFinding(FindingKind kind) {
   Finding* f = &g_finding;
   f->Reset(kind);
   CurrentThreadInfo(&f->thread);
+  f->thread.goroutine = GoStack::CurrentGoroutineId();
   if (const CgoCall* call = CgoCalls::Current()) f->cgo_function = call->function;
   Symbolizer::Refresh();
   return f;

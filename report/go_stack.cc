@@ -120,6 +120,22 @@ bool GoStack::Init() {
 
 bool GoStack::Enabled() { return g_layout != nullptr; }
 
+int64_t GoStack::CurrentGoroutineId() {
+  const GoRuntimeLayout* l = g_layout;
+  if (!l) return -1;
+  uintptr_t g;
+  asm volatile("movq %%fs:-8, %0" : "=r"(g));
+  if (!Plausible(g)) return -1;
+  uintptr_t m = Load<uintptr_t>(g + l->g_m);
+  if (!Plausible(m)) return -1;
+  // On g0 (a cgo call, the scheduler) or gsignal, the goroutine is m.curg.
+  if (Load<uintptr_t>(m + l->m_g0) == g || Load<uintptr_t>(m + l->m_gsignal) == g) {
+    g = Load<uintptr_t>(m + l->m_curg);
+    if (!Plausible(g)) return -1;
+  }
+  return Load<int64_t>(g + l->g_goid);
+}
+
 int GoStack::ContinueFromCgoCall(uintptr_t* pcs, int n, int max) {
   const GoRuntimeLayout* l = g_layout;
   if (!l || n <= 0 || n >= max || !g_asmcgocall.Contains(pcs[n - 1])) return n;

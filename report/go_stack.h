@@ -26,6 +26,11 @@ class GoStack {
   // If pcs[n-1] is inside runtime.asmcgocall, appends the goroutine's frames (runtime.cgocall,
   // the cgo stub, its Go callers) up to max. Returns the new count. Async-signal-safe.
   static int ContinueFromCgoCall(uintptr_t* pcs, int n, int max);
+
+  // The id of the goroutine running on (or, during a cgo call or a signal, owning) this
+  // thread; -1 on threads without one. Async-signal-safe: %fs:-8 is the executable's own
+  // TLS slot, zero on threads the Go runtime never ran on.
+  static int64_t CurrentGoroutineId();
 };
 
 }  // namespace cgosan

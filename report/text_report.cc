@@ -150,6 +150,7 @@ void PrintAccessLine(const Finding& f, LineSink* sink) {
     AppendPrintable(&line, f.thread.name, strnlen(f.thread.name, sizeof(f.thread.name)));
     line.Char(')');
   }
+  if (f.thread.goroutine >= 0) line.Append(" goroutine ").Dec(f.thread.goroutine);
   sink->End();
 }
 

@@ -97,6 +97,8 @@ class CgoFindings(CgosanTestCase):
         self.assertEqual(f["cgo_call"]["function"], "read_first_byte")
         self.assertEqual(f["cgo_call"]["caller"]["function"], "main.main")
         self.assertIn("during the cgo call C.read_first_byte made by main.main", res.stderr)
+        self.assertEqual(f["thread"]["goroutine"], 1)  # main's goroutine, read from g.goid
+        self.assertRegex(res.stderr, r"READ of unknown size at 0x[0-9a-f]+ thread T0 .* goroutine 1")
         # An explicit choice wins over the Go default.
         res = self.run_bug("cstring_map_uaf", options=["verbosity=1", "guard=all"])
         self.assertIn("attached: guard=all", res.stderr)
