@@ -8,6 +8,7 @@
 
 #include "report/json_out.h"
 #include "report/report_internal.h"
+#include "report/symbolizer.h"
 #include "report/report_writer.h"
 
 #ifndef CGOSAN_VERSION
@@ -228,6 +229,40 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
   m->Commit();
 }
 
+// Every module the stacks name, with its build id: what offline symbolization needs to
+// match the right binary (frames keep module + module_offset).
+void FormatModules(const Finding& f, JsonSink* sink, ObjectMembers* m) {
+  constexpr int kMaxModules = 32;
+  const char* seen[kMaxModules];
+  int count = 0;
+  for (int s = 0; s < f.num_stacks && s < kMaxStacks; ++s) {
+    const Stack& stack = f.stacks[s];
+    for (int i = 0; i < stack.num_frames && i < kMaxFramesPerStack; ++i) {
+      const char* module = stack.frames[i].module;
+      if (module == nullptr || module[0] != '/' || count == kMaxModules) continue;
+      bool known = false;
+      for (int k = 0; k < count && !known; ++k) known = strcmp(seen[k], module) == 0;
+      if (!known) seen[count++] = module;
+    }
+  }
+  m->Begin("modules").Char('[');
+  if (!m->Commit()) return;
+  for (int k = 0; k < count; ++k) {
+    static char build_id[130];
+    bool has_id = Symbolizer::ReadBuildId(seen[k], build_id, sizeof(build_id));
+    TextBuffer& u = sink->Begin(k > 0);
+    u.Char('{');
+    JsonKey(&u, "path");
+    JsonString(&u, seen[k]);
+    u.Char(',');
+    JsonKey(&u, "build_id");
+    JsonStringOrNull(&u, has_id ? build_id : nullptr);
+    u.Char('}');
+    if (!sink->Commit()) break;
+  }
+  sink->Raw("]");
+}
+
 void FormatProcess(const ProcessInfo& p, JsonSink* sink, ObjectMembers* m) {
   TextBuffer& head = m->Begin("process");
   head.Char('{');
@@ -279,6 +314,7 @@ bool FormatWithFrameLimit(const Finding& f, const ProcessInfo& process, const ti
   FormatScalarMembers(f, now, &members);
   FormatProcess(process, &sink, &members);
   FormatStacks(f, frame_limit, &sink, &members);
+  FormatModules(f, &sink, &members);
   if (sink.dropped() && !last_try) return false;
   if (sink.dropped() || frame_limit < kMaxFramesPerStack) {
     sink.Raw(members.count() > 0 ? ",\"truncated\":true" : "\"truncated\":true");

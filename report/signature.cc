@@ -2,6 +2,7 @@
 // top user frames (IsUserFrame) so that they agree.
 #include <cstring>
 
+#include "report/go_symbol_name.h"
 #include "report/report_internal.h"
 #include "report/report_writer.h"
 
@@ -15,10 +16,33 @@ const char* Basename(const char* path) {
   return slash ? slash + 1 : path;
 }
 
-const Frame* TopUserFrame(const Stack* stack) {
+// cgo compiles a static C function of the preamble into its `_cgo_<hash>_Cfunc_<name>`
+// wrapper: when the access happened right there, the user's code is that function, and it
+// is named as the user wrote it.
+const char* InlinedUserFunction(const Stack& stack, int i) {
+  if (i != 0 || stack.name == nullptr || strcmp(stack.name, "access") != 0) return nullptr;
+  const Frame& fr = stack.frames[0];
+  if (fr.lang != FrameLang::kC || fr.function == nullptr || strncmp(fr.function, "_cgo_", 5) != 0) {
+    return nullptr;
+  }
+  return CgoCalleeName(fr.function);
+}
+
+// The name a user frame goes by (nullptr: not a user frame).
+bool UserFrameAt(const Stack& stack, int i, const char** name) {
+  const Frame& fr = stack.frames[i];
+  if (const char* inlined = InlinedUserFunction(stack, i)) {
+    *name = inlined;
+    return true;
+  }
+  *name = fr.function;
+  return IsUserFrame(fr);
+}
+
+const Frame* TopUserFrame(const Stack* stack, const char** name) {
   if (stack == nullptr) return nullptr;
   for (int i = 0; i < stack->num_frames && i < kMaxFramesPerStack; ++i) {
-    if (IsUserFrame(stack->frames[i])) return &stack->frames[i];
+    if (UserFrameAt(*stack, i, name)) return &stack->frames[i];
   }
   return nullptr;
 }
@@ -33,10 +57,11 @@ void FormatSignature(const Finding& f, TextBuffer* out) {
   for (int i = 0; i < stack->num_frames && i < kMaxFramesPerStack && taken < kSignatureFrames;
        ++i) {
     const Frame& fr = stack->frames[i];
-    if (!IsUserFrame(fr)) continue;
+    const char* name;
+    if (!UserFrameAt(*stack, i, &name)) continue;
     out->Char(':');
-    if (fr.function != nullptr) {
-      out->Append(fr.function);
+    if (name != nullptr) {
+      out->Append(name);
     } else if (fr.module != nullptr) {
       // Basename and offset: stable across ASLR and install locations.
       out->Append(Basename(fr.module)).Char('+').Hex(fr.module_offset);
@@ -49,7 +74,8 @@ void FormatSignature(const Finding& f, TextBuffer* out) {
 
 void FormatSummary(const Finding& f, TextBuffer* out) {
   out->Append("SUMMARY: cgosan: ").Append(FindingKindName(f.kind));
-  const Frame* fr = TopUserFrame(PrimaryStack(f));
+  const char* name = nullptr;
+  const Frame* fr = TopUserFrame(PrimaryStack(f), &name);
   if (fr == nullptr) return;
   out->Char(' ');
   if (fr->file != nullptr) {
@@ -59,7 +85,7 @@ void FormatSummary(const Finding& f, TextBuffer* out) {
     out->Char('(').Append(fr->module ? fr->module : "<unknown module>").Char('+');
     out->Hex(fr->module_offset).Char(')');
   }
-  if (fr->function != nullptr) out->Append(" in ").Append(fr->function);
+  if (name != nullptr) out->Append(" in ").Append(name);
 }
 
 }  // namespace cgosan

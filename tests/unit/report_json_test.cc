@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <random>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -310,6 +311,45 @@ TEST(ReportJsonTest, RandomBytesAndCapacitiesAlwaysGiveValidJson) {
     json j = Parse(text);
     ASSERT_TRUE(j.is_object());
   }
+}
+
+}  // namespace
+}  // namespace cgosan
+
+namespace cgosan {
+namespace {
+
+// Keys added after the foundation: each module of the stacks once, with its build id (null
+// when the file has none or is gone); the cgo call; the detail sentence.
+TEST(ReportJsonTest, ModulesCgoCallAndDetail) {
+  auto f = MakeUseAfterFree();
+  Stack* access = &f->stacks[0];
+  // The test binary itself: a real file with a build id.
+  access->frames[0].module = "/proc/self/exe";
+  f->cgo_function = "read_first_byte";
+  f->detail = "the address is 5 bytes inside of a 13-byte block";
+  std::vector<const char*> argv = {"/tmp/prog"};
+  json j = Parse(JsonText(*f, FakeProcess(&argv)));
+  ASSERT_TRUE(j["modules"].is_array());
+  std::set<std::string> paths;
+  for (const auto& m : j["modules"]) {
+    EXPECT_TRUE(paths.insert(m["path"].get<std::string>()).second) << "listed twice";
+    if (m["path"] == "/proc/self/exe") {
+      ASSERT_TRUE(m["build_id"].is_string());
+      EXPECT_EQ(m["build_id"].get<std::string>().size(), 40u);
+    } else if (m["path"] == "/tmp/prog") {
+      EXPECT_TRUE(m["build_id"].is_null());
+    }
+  }
+  EXPECT_TRUE(paths.count("/proc/self/exe"));
+  EXPECT_TRUE(paths.count("/tmp/prog"));
+  EXPECT_EQ(j["cgo_call"]["function"], "read_first_byte");
+  EXPECT_EQ(j["detail"], "the address is 5 bytes inside of a 13-byte block");
+  f->cgo_function = nullptr;
+  f->detail = nullptr;
+  j = Parse(JsonText(*f, FakeProcess(&argv)));
+  EXPECT_TRUE(j["cgo_call"].is_null());
+  EXPECT_TRUE(j["detail"].is_null());
 }
 
 }  // namespace

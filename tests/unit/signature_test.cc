@@ -110,6 +110,24 @@ TEST(SignatureTest, UsesAccessStackElseFirst) {
   EXPECT_EQ(Signature(f), "invalid-free:bad_free_site");
 }
 
+// A static C function of the cgo preamble compiled into its _cgo_<hash>_Cfunc_ wrapper:
+// the fault is in the user's code and is named as the user wrote it; elsewhere the wrapper
+// is glue.
+TEST(SignatureTest, FaultInsideACgoWrapperNamesTheCFunction) {
+  Finding f;
+  f.kind = FindingKind::kHeapUseAfterFree;
+  Frame wrapper = Fn("_cgo_6fb0635e1d8d_Cfunc_read_first_byte");
+  wrapper.glue = true;
+  Frame go = MakeFrame(0x483f74, "main.main", "/src/main.go", 22, kProg, 0x83f74, FrameLang::kGo);
+  AddFrames(f.AddStack("access"), {wrapper, go});
+  EXPECT_EQ(Signature(f), "heap-use-after-free:read_first_byte:main.main");
+  EXPECT_EQ(Summary(f), "SUMMARY: cgosan: heap-use-after-free (/tmp/prog+0x10) in read_first_byte");
+  Finding g;
+  g.kind = FindingKind::kDoubleFree;
+  AddFrames(g.AddStack("free"), {wrapper, go});
+  EXPECT_EQ(Signature(g), "double-free:main.main");
+}
+
 TEST(SignatureTest, SummaryUsesTheSameFrame) {
   Finding f;
   f.kind = FindingKind::kHeapUseAfterFree;
