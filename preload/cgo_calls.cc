@@ -8,6 +8,7 @@
 
 #include "report/elf_reader.h"
 #include "report/elf_symbols.h"
+#include "report/go/go_runtime.h"
 #include "report/main_executable.h"
 #include "shadow/base/internal_mmap.h"
 
@@ -68,7 +69,9 @@ constexpr size_t kThunkBytes = 32;
 
 struct Target {
   uintptr_t original;
+  uint32_t frame_size;
   char function[96];
+  char stub[160];  // the Go stub's name, "<pkg>._Cfunc_<name>"
 };
 
 Target* g_targets = nullptr;  // InternalMmap'd, kMaxTargets entries
@@ -107,6 +110,7 @@ const char* CgoVariableFunction(const char* name) {
 struct Candidate {
   uintptr_t variable;
   char function[96];
+  char stub[160];
 };
 
 struct Scan {
@@ -124,7 +128,34 @@ bool VisitSymbol(const Elf64_Sym& s, const char* name, void* ctx) {
   c.variable = scan->bias + s.st_value;
   strncpy(c.function, function, sizeof(c.function) - 1);
   c.function[sizeof(c.function) - 1] = '\0';
+  // "<pkg>._cgo_<hash>_Cfunc_<name>" -> "<pkg>._Cfunc_<name>"
+  size_t pkg = static_cast<size_t>(strstr(name, "._cgo_") - name);
+  if (pkg + 8 + strlen(function) < sizeof(c.stub)) {
+    memcpy(c.stub, name, pkg);
+    strcpy(c.stub + pkg, "._Cfunc_");
+    strcat(c.stub, function);
+  } else {
+    c.stub[0] = '\0';
+  }
   return true;
+}
+
+// The argument frame sizes, from the `args` of each Go stub in the pclntab: one pass over
+// the table's functions.
+void FindFrameSizes(Target* targets, int count) {
+  const Pclntab* table = GoRuntime::Table();
+  if (table == nullptr) return;
+  GoFuncInfo f;
+  for (uint64_t i = 0; i < table->nfunc(); ++i) {
+    if (!table->FindFuncByIndex(i, &f)) continue;
+    const char* name = table->FuncName(f);
+    if (name == nullptr || strstr(name, "._Cfunc_") == nullptr) continue;
+    for (int k = 0; k < count; ++k) {
+      if (targets[k].frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
+        targets[k].frame_size = static_cast<uint32_t>(f.args);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -171,8 +202,11 @@ int CgoCalls::Attach() {
   for (int i = 0; i < scan.count; ++i) {
     auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
     g_targets[i].original = __atomic_load_n(var, __ATOMIC_RELAXED);
+    g_targets[i].frame_size = 0;
     memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
+    memcpy(g_targets[i].stub, candidates[i].stub, sizeof(g_targets[i].stub));
   }
+  FindFrameSizes(g_targets, scan.count);
   g_num_targets = scan.count;
   for (int i = 0; i < scan.count; ++i) {
     auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
@@ -204,6 +238,7 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
     cgosan::CgoCall& c = cs.calls[cs.depth];
     c.function = cgosan::g_targets[index].function;
     c.frame = frame;
+    c.frame_size = cgosan::g_targets[index].frame_size;
     c.entry_sp = entry_sp;
   }
   ++cs.depth;

@@ -16,6 +16,7 @@ namespace cgosan {
 struct CgoCall {
   const char* function;  // the C function as Go code names it after "C." ("free", "_Cmalloc")
   uintptr_t frame;       // the argument frame (a pointer into the goroutine's stack)
+  uint32_t frame_size;   // its size: the `args` of the Go stub <pkg>._Cfunc_<name> (0: unknown)
   uintptr_t entry_sp;    // the thunk's stack pointer on entry (for resynchronisation)
 };
 

@@ -73,7 +73,11 @@ Finding* BeginFinding(FindingKind kind) {
   f->Reset(kind);
   CurrentThreadInfo(&f->thread);
   f->thread.goroutine = GoStack::CurrentGoroutineId();
-  if (const CgoCall* call = CgoCalls::Current()) f->cgo_function = call->function;
+  if (const CgoCall* call = CgoCalls::Current()) {
+    f->cgo_function = call->function;
+    f->cgo_frame = call->frame;
+    f->cgo_frame_size = call->frame_size;
+  }
   Symbolizer::Refresh();
   return f;
 }

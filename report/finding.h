@@ -78,8 +78,11 @@ struct Finding {
   // Extra sentence for the text report, e.g. why a free was invalid.
   const char* detail = nullptr;
 
-  // The C function of the cgo call in progress on the thread ("free"), or nullptr.
+  // The C function of the cgo call in progress on the thread ("free"), or nullptr, and its
+  // argument frame on the goroutine stack (size 0: unknown).
   const char* cgo_function = nullptr;
+  uintptr_t cgo_frame = 0;
+  uint32_t cgo_frame_size = 0;
 
   ThreadInfo thread;
   int num_stacks = 0;
@@ -102,6 +105,8 @@ struct Finding {
     object_origin = nullptr;
     detail = nullptr;
     cgo_function = nullptr;
+    cgo_frame = 0;
+    cgo_frame_size = 0;
     thread = ThreadInfo();
     num_stacks = 0;
   }

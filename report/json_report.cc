@@ -208,6 +208,16 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
     JsonKey(&cgo, "function");
     JsonString(&cgo, f.cgo_function);
     cgo.Char(',');
+    JsonKey(&cgo, "frame");
+    JsonHex(&cgo, f.cgo_frame);
+    cgo.Char(',');
+    JsonKey(&cgo, "frame_size");
+    if (f.cgo_frame_size > 0) {
+      cgo.Unsigned(f.cgo_frame_size);
+    } else {
+      cgo.Append("null");
+    }
+    cgo.Char(',');
     JsonKey(&cgo, "caller");
     const Stack* access = PrimaryStack(f);
     int caller = access != nullptr ? CgoCallerIndex(*access) : -1;

@@ -98,6 +98,10 @@ class CgoFindings(CgosanTestCase):
         self.assertEqual(f["cgo_call"]["caller"]["function"], "main.main")
         self.assertIn("during the cgo call C.read_first_byte made by main.main", res.stderr)
         self.assertEqual(f["thread"]["goroutine"], 1)  # main's goroutine, read from g.goid
+        # The argument frame: read_first_byte(p *C.char) C.int -> 8 + 8 bytes (the `args` of
+        # main._Cfunc_read_first_byte in the pclntab), on the goroutine's stack.
+        self.assertEqual(f["cgo_call"]["frame_size"], 16)
+        self.assertRegex(f["cgo_call"]["frame"], r"^0xc[0-9a-f]{9}$")
         self.assertRegex(res.stderr, r"READ of unknown size at 0x[0-9a-f]+ thread T0 .* goroutine 1")
         # An explicit choice wins over the Go default.
         res = self.run_bug("cstring_map_uaf", options=["verbosity=1", "guard=all"])
