@@ -10,6 +10,7 @@
 
 #include "preload/cgo_calls.h"
 #include "preload/fault_handler.h"
+#include "preload/go_runtime_hooks.h"
 #include "preload/process_state.h"
 #include "preload/signal_table.h"
 #include "preload/thread_state.h"
@@ -74,6 +75,7 @@ void ConfigureHeap() {
 
 int g_intercepted_cgo_functions = 0;
 bool g_cgo_guard_fell_back = false;
+int g_runtime_hooks = 0;
 
 void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
@@ -107,6 +109,7 @@ void SayAttached() {
     if (*GoRuntime::OffReason()) line.Append(", Go features off: ").Append(GoRuntime::OffReason());
     if (g_intercepted_cgo_functions > 0) {
       line.Append(", ").Unsigned(g_intercepted_cgo_functions).Append(" cgo call variables intercepted");
+      line.Append(", ").Unsigned(g_runtime_hooks).Append(" of 3 runtime/cgo hooks");
     } else {
       line.Append(", cgo call interception off (no symbol table: built with -ldflags=-s?)");
       if (g_cgo_guard_fell_back) line.Append(", so guard=all instead of guard=cgo");
@@ -139,6 +142,7 @@ __attribute__((constructor(101))) void AttachPreload() {
       GoRuntime::Attach();
       GoStack::Init();
       g_intercepted_cgo_functions = CgoCalls::Attach();
+      g_runtime_hooks = GoRuntimeHooks::Attach();
       // guard=cgo needs interception to know which blocks are allocated for Go; without it
       // (no symbol table) every block is guarded rather than none of Go's.
       if (g_intercepted_cgo_functions == 0 && GetOptions().guard_mode() == GuardMode::kCgo) {

@@ -11,6 +11,7 @@
 #include "report/go/go_runtime.h"
 #include "report/main_executable.h"
 #include "shadow/base/internal_mmap.h"
+#include "shadow/go_mappings.h"
 
 extern "C" {
 // Called by the thunks (assembly below). Enter returns the original wrapper to call.
@@ -158,6 +159,18 @@ void FindFrameSizes(Target* targets, int count) {
   }
 }
 
+// The frame holds the call's arguments (and room for its results, still zero or stale):
+// at most the first 16 words are looked at, so a call with a huge frame stays cheap.
+inline void RecordGoPointers(CgoCall* c) {
+  c->num_go_pointers = 0;
+  const auto* words = reinterpret_cast<const uintptr_t*>(c->frame);
+  uint32_t n = c->frame_size / 8;
+  if (n > 16) n = 16;
+  for (uint32_t i = 0; i < n && c->num_go_pointers < CgoCall::kMaxGoPointers; ++i) {
+    if (GoMappings::Contains(words[i])) c->go_pointers[c->num_go_pointers++] = words[i];
+  }
+}
+
 }  // namespace
 
 int CgoCalls::Attach() {
@@ -239,6 +252,7 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
     c.function = cgosan::g_targets[index].function;
     c.frame = frame;
     c.frame_size = cgosan::g_targets[index].frame_size;
+    cgosan::RecordGoPointers(&c);
     c.entry_sp = entry_sp;
   }
   ++cs.depth;

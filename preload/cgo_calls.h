@@ -17,6 +17,11 @@ struct CgoCall {
   const char* function;  // the C function as Go code names it after "C." ("free", "_Cmalloc")
   uintptr_t frame;       // the argument frame (a pointer into the goroutine's stack)
   uint32_t frame_size;   // its size: the `args` of the Go stub <pkg>._Cfunc_<name> (0: unknown)
+  // Words of the frame that point into the Go runtime's memory (GoMappings): the Go
+  // pointers this call received (the first kMaxGoPointers of them).
+  static constexpr int kMaxGoPointers = 4;
+  uint8_t num_go_pointers;
+  uintptr_t go_pointers[kMaxGoPointers];
   uintptr_t entry_sp;    // the thunk's stack pointer on entry (for resynchronisation)
 };
 

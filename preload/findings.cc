@@ -18,6 +18,7 @@
 #include "report/unwinder.h"
 #include "shadow/base/raw_io.h"
 #include "shadow/base/text_buffer.h"
+#include "shadow/go_mappings.h"
 #include "shadow/options.h"
 
 namespace cgosan {
@@ -49,6 +50,7 @@ const char* OriginName(BlockOrigin origin) {
     case BlockOrigin::kForGo: return "for-go";
     case BlockOrigin::kUnderGo: return "under-go";
     case BlockOrigin::kC: return "c";
+    case BlockOrigin::kGoRuntime: return "go-runtime";
     case BlockOrigin::kUnknown: break;
   }
   return nullptr;
@@ -77,6 +79,8 @@ Finding* BeginFinding(FindingKind kind) {
     f->cgo_function = call->function;
     f->cgo_frame = call->frame;
     f->cgo_frame_size = call->frame_size;
+    f->num_cgo_go_pointers = call->num_go_pointers;
+    for (int i = 0; i < call->num_go_pointers; ++i) f->cgo_go_pointers[i] = call->go_pointers[i];
   }
   Symbolizer::Refresh();
   return f;
@@ -206,6 +210,10 @@ void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
         int64_t off = static_cast<int64_t>(addr - block.base);
         detail.Dec(off).Append(" bytes inside of a ").Unsigned(block.size).Append("-byte ");
         detail.Append(block.state == BlockState::kLive ? "block" : "freed block");
+      } else if (GoMappings::Contains(addr)) {
+        // Go memory handed to C.free: a pointer into a Go object or a goroutine stack.
+        detail.Append("the address is in memory of the Go runtime (the Go heap or a goroutine "
+                      "stack), not a C heap block");
       } else {
         DescribeForeignPointer(addr, &detail);
       }

@@ -31,6 +31,7 @@ namespace {
 
 BlockOrigin CurrentOrigin() {
   if (!IsGoProcess()) return BlockOrigin::kC;
+  if (t_state.in_go_runtime) return BlockOrigin::kGoRuntime;
   if (CgoCalls::InCgoMalloc()) return BlockOrigin::kForGo;
   return CgoCalls::Current() ? BlockOrigin::kUnderGo : BlockOrigin::kC;
 }

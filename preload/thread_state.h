@@ -14,6 +14,7 @@ namespace cgosan {
 struct ThreadState {
   int depth;
   bool in_report;
+  bool in_go_runtime;  // inside runtime/cgo's own C code (x_cgo_thread_start)
   pid_t tid;
   uint64_t sample_counter;
 };

@@ -83,6 +83,8 @@ struct Finding {
   const char* cgo_function = nullptr;
   uintptr_t cgo_frame = 0;
   uint32_t cgo_frame_size = 0;
+  int num_cgo_go_pointers = 0;  // Go pointers among the call's arguments
+  uintptr_t cgo_go_pointers[4] = {};
 
   ThreadInfo thread;
   int num_stacks = 0;
@@ -107,6 +109,7 @@ struct Finding {
     cgo_function = nullptr;
     cgo_frame = 0;
     cgo_frame_size = 0;
+    num_cgo_go_pointers = 0;
     thread = ThreadInfo();
     num_stacks = 0;
   }

@@ -218,6 +218,14 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
       cgo.Append("null");
     }
     cgo.Char(',');
+    JsonKey(&cgo, "go_pointers");
+    cgo.Char('[');
+    for (int i = 0; i < f.num_cgo_go_pointers && i < 4; ++i) {
+      if (i > 0) cgo.Char(',');
+      JsonHex(&cgo, f.cgo_go_pointers[i]);
+    }
+    cgo.Char(']');
+    cgo.Char(',');
     JsonKey(&cgo, "caller");
     const Stack* access = PrimaryStack(f);
     int caller = access != nullptr ? CgoCallerIndex(*access) : -1;

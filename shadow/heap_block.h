@@ -12,8 +12,9 @@ namespace cgosan {
 enum class BlockState : uint8_t { kLive = 1, kFreed = 2 };
 
 // Who asked for a block: Go itself (C.CString, C.CBytes, C.malloc: the objects that cross
-// the boundary), C code running inside a cgo call, or C code on its own.
-enum class BlockOrigin : uint8_t { kUnknown = 0, kC = 1, kUnderGo = 2, kForGo = 3 };
+// the boundary), C code running inside a cgo call, C code on its own, or the Go runtime's own
+// C code (runtime/cgo).
+enum class BlockOrigin : uint8_t { kUnknown = 0, kC = 1, kUnderGo = 2, kForGo = 3, kGoRuntime = 4 };
 
 struct HeapBlock {
   uintptr_t base = 0;

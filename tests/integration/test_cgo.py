@@ -154,6 +154,11 @@ class CgoFindings(CgosanTestCase):
         self.assertTrue(f["object"] is None or f["object"]["region"] != "c-heap", f["object"])
         self.assertCFrame(f, "access", CFUNC + "free", res.argv[0])
         self.assertNotIn("alloc", f["stacks"], "cgosan did not allocate a Go slice")
+        # The runtime's own mappings (its _cgo_mmap hook) say where the pointer points, and
+        # the pointer is among the Go pointers the cgo call received.
+        self.assertIn("memory of the Go runtime", f["detail"])
+        self.assertEqual(f["cgo_call"]["function"], "free")
+        self.assertIn(f["address"], f["cgo_call"]["go_pointers"])
         self.assertGoEnding(res, "SIGABRT: abort")
         self.assertNotIn("done", res.stdout)
 

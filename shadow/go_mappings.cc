@@ -1,0 +1,117 @@
+// GoMappings implementation: a fixed array of disjoint [begin, end) ranges, sorted.
+#include "shadow/go_mappings.h"
+
+#include <atomic>
+
+#include "shadow/base/spin_lock.h"
+
+namespace cgosan {
+namespace {
+
+constexpr int kMaxRanges = 1024;
+
+struct Range {
+  uintptr_t begin, end;
+};
+
+struct Table {
+  SpinLock write_lock;
+  std::atomic<unsigned> seq{0};
+  std::atomic<uintptr_t> low{~uintptr_t{0}}, high{0};  // [low, high) covers every range
+  int count = 0;
+  Range ranges[kMaxRanges] = {};
+};
+
+Table g_table;
+
+// Rewrites the table as ranges[0..n) under the sequence counter.
+void Publish(const Range* ranges, int n) {
+  g_table.seq.fetch_add(1, std::memory_order_acq_rel);
+  for (int i = 0; i < n; ++i) g_table.ranges[i] = ranges[i];
+  g_table.count = n;
+  g_table.low.store(n ? ranges[0].begin : ~uintptr_t{0}, std::memory_order_relaxed);
+  g_table.high.store(n ? ranges[n - 1].end : 0, std::memory_order_relaxed);
+  g_table.seq.fetch_add(1, std::memory_order_release);
+}
+
+}  // namespace
+
+void GoMappings::Add(uintptr_t addr, size_t length) {
+  if (length == 0) return;
+  SpinLockGuard guard(g_table.write_lock);
+  static Range next[kMaxRanges];
+  Range add = {addr, addr + length};
+  int n = 0;
+  bool placed = false;
+  for (int i = 0; i < g_table.count; ++i) {
+    Range r = g_table.ranges[i];
+    if (r.end < add.begin) {
+      next[n++] = r;
+    } else if (add.end < r.begin) {
+      if (!placed) next[n++] = add, placed = true;
+      next[n++] = r;
+    } else {  // overlapping or adjacent: merge into add
+      if (r.begin < add.begin) add.begin = r.begin;
+      if (r.end > add.end) add.end = r.end;
+    }
+    if (n >= kMaxRanges - 1) break;
+  }
+  if (!placed) next[n++] = add;
+  Publish(next, n);
+}
+
+void GoMappings::Remove(uintptr_t addr, size_t length) {
+  if (length == 0) return;
+  SpinLockGuard guard(g_table.write_lock);
+  static Range next[kMaxRanges];
+  uintptr_t cut_begin = addr, cut_end = addr + length;
+  int n = 0;
+  for (int i = 0; i < g_table.count && n < kMaxRanges - 1; ++i) {
+    Range r = g_table.ranges[i];
+    if (r.end <= cut_begin || cut_end <= r.begin) {
+      next[n++] = r;
+      continue;
+    }
+    if (r.begin < cut_begin) next[n++] = {r.begin, cut_begin};
+    if (cut_end < r.end) next[n++] = {cut_end, r.end};
+  }
+  Publish(next, n);
+}
+
+bool GoMappings::Contains(uintptr_t addr) {
+  if (addr < g_table.low.load(std::memory_order_relaxed) ||
+      addr >= g_table.high.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  for (;;) {
+    unsigned before = g_table.seq.load(std::memory_order_acquire);
+    if (before & 1) continue;
+    int lo = 0, hi = g_table.count;
+    bool found = false;
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      const Range& r = g_table.ranges[mid];
+      if (addr < r.begin) {
+        hi = mid;
+      } else if (addr >= r.end) {
+        lo = mid + 1;
+      } else {
+        found = true;
+        break;
+      }
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (g_table.seq.load(std::memory_order_relaxed) == before) return found;
+  }
+}
+
+size_t GoMappings::RangeCount() { return static_cast<size_t>(g_table.count); }
+
+uint64_t GoMappings::Bytes() {
+  SpinLockGuard guard(g_table.write_lock);
+  uint64_t total = 0;
+  for (int i = 0; i < g_table.count; ++i) total += g_table.ranges[i].end - g_table.ranges[i].begin;
+  return total;
+}
+
+}  // namespace cgosan
