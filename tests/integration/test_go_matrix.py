@@ -326,6 +326,25 @@ class GoMatrix(CgosanTestCase):
 
     # --- (4) a C thread calling into Go ---------------------------------------------------
 
+    # --- (7) a Go panic unwinding through C frames --------------------------------------
+
+    def test_7_panic_through_c_frames(self):
+        # 100 recovered panics through C frames abandon 100 cgo call records without an exit;
+        # resynchronisation by stack pointer must drop them, so the later finding names the
+        # cgo call really in progress (with depth counting alone it would be past the 64
+        # records kept and name none).
+        def check(version, goroot):
+            res = self.run_bug(version, goroot, "panic_through_c")
+            f = self.single_finding(res, "heap-use-after-free")
+            self.assertAddress(f, res.printed_ptr())
+            self.assertCgoCall(f, "read_first", "main.main")
+            self.assertStackTop(f, "access", "read_first")
+            self.assertGoEnding(res)
+            with self.subTest(check="twin"):
+                self.check_twin(version, goroot, "panic_through_c")
+
+        self.for_each_toolchain(check)
+
     def test_4_c_thread_callback(self):
         def check(version, goroot):
             res = self.run_bug(version, goroot, "c_thread_callback")
