@@ -8,6 +8,7 @@
 
 #include "report/json_out.h"
 #include "report/report_internal.h"
+#include "report/go/go_runtime.h"
 #include "report/symbolizer.h"
 #include "report/report_writer.h"
 
@@ -292,6 +293,21 @@ void FormatProcess(const ProcessInfo& p, JsonSink* sink, ObjectMembers* m) {
   head.Char(',');
   JsonKey(&head, "build_id");
   JsonStringOrNull(&head, p.build_id);
+  head.Char(',');
+  // The Go toolchain the binary was built with, read from the binary (.go.buildinfo).
+  const GoBinaryInfo& go = GoRuntime::Binary();
+  JsonKey(&head, "go");
+  if (go.found && go.version[0] != '\0') {
+    head.Char('{');
+    JsonKey(&head, "version");
+    JsonString(&head, go.version);
+    head.Char(',');
+    JsonKey(&head, "goexperiment");
+    JsonString(&head, go.goexperiment);
+    head.Char('}');
+  } else {
+    head.Append("null");
+  }
   head.Char(',');
   JsonKey(&head, "argv");
   head.Char('[');

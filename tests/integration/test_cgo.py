@@ -98,6 +98,7 @@ class CgoFindings(CgosanTestCase):
         self.assertEqual(f["cgo_call"]["caller"]["function"], "main.main")
         self.assertIn("during the cgo call C.read_first_byte made by main.main", res.stderr)
         self.assertEqual(f["thread"]["goroutine"], 1)  # main's goroutine, read from g.goid
+        self.assertRegex(f["process"]["go"]["version"], r"^go1\.\d+")  # from .go.buildinfo
         # The argument frame: read_first_byte(p *C.char) C.int -> 8 + 8 bytes (the `args` of
         # main._Cfunc_read_first_byte in the pclntab), on the goroutine's stack.
         self.assertEqual(f["cgo_call"]["frame_size"], 16)
