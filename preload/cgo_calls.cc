@@ -177,10 +177,7 @@ int CgoCalls::Attach() {
   MainExecutable exe;
   ElfReader elf;
   SymbolTableInfo table;
-  if (!FindMainExecutable(&exe) || !elf.Open(exe.path) || !FindSymbolTable(elf, &table) ||
-      !table.is_symtab) {
-    return 0;
-  }
+  if (!OpenMainExecutableSymtab(&exe, &elf, &table)) return 0;
   auto* candidates = static_cast<Candidate*>(InternalMmap(sizeof(Candidate) * kMaxTargets));
   g_targets = static_cast<Target*>(InternalMmap(sizeof(Target) * kMaxTargets));
   if (!candidates || !g_targets) return 0;

@@ -77,10 +77,7 @@ int GoRuntimeHooks::Attach() {
   MainExecutable exe;
   ElfReader elf;
   SymbolTableInfo table;
-  if (!FindMainExecutable(&exe) || !elf.Open(exe.path) || !FindSymbolTable(elf, &table) ||
-      !table.is_symtab) {
-    return 0;
-  }
+  if (!OpenMainExecutableSymtab(&exe, &elf, &table)) return 0;
   HookVariables h{exe.bias, 0, 0, 0};
   ForEachSymbol(elf, table, Visit, &h);
   return Redirect(h.mmap, &g_mmap, &GoMmap) + Redirect(h.munmap, &g_munmap, &GoMunmap) +

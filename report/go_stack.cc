@@ -118,8 +118,6 @@ bool GoStack::Init() {
   return g_layout != nullptr && GoRuntime::Table() != nullptr;
 }
 
-bool GoStack::Enabled() { return g_layout != nullptr; }
-
 int64_t GoStack::CurrentGoroutineId() {
   const GoRuntimeLayout* l = g_layout;
   if (!l) return -1;

@@ -21,7 +21,6 @@ class GoStack {
   // Takes the runtime layout and function ranges from GoRuntime (call GoRuntime::Attach
   // first). False when the Go features are off; continuation then stays off.
   static bool Init();
-  static bool Enabled();
 
   // If pcs[n-1] is inside runtime.asmcgocall, appends the goroutine's frames (runtime.cgocall,
   // the cgo stub, its Go callers) up to max. Returns the new count. Async-signal-safe.

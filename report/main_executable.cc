@@ -1,6 +1,9 @@
 // FindMainExecutable: /proc/self/exe for the file, the loader's first object for the bias.
 #include "report/main_executable.h"
 
+#include "report/elf_reader.h"
+#include "report/elf_symbols.h"
+
 #include <link.h>
 #include <unistd.h>
 
@@ -18,6 +21,11 @@ bool FindMainExecutable(MainExecutable* out) {
       },
       &out->bias);
   return true;
+}
+
+bool OpenMainExecutableSymtab(MainExecutable* exe, ElfReader* elf, SymbolTableInfo* table) {
+  return FindMainExecutable(exe) && elf->Open(exe->path) && FindSymbolTable(*elf, table) &&
+         table->is_symtab;
 }
 
 }  // namespace cgosan

@@ -14,4 +14,11 @@ struct MainExecutable {
 
 bool FindMainExecutable(MainExecutable* out);
 
+class ElfReader;
+struct SymbolTableInfo;
+
+// FindMainExecutable, then opens it and finds its full symbol table (.symtab, not only
+// .dynsym). False when the executable has none (stripped).
+bool OpenMainExecutableSymtab(MainExecutable* exe, ElfReader* elf, SymbolTableInfo* table);
+
 }  // namespace cgosan

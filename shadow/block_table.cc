@@ -150,15 +150,6 @@ bool BlockTable::FindContaining(uintptr_t addr, HeapBlock* out) {
   return found;
 }
 
-size_t BlockTable::LiveCount() {
-  size_t n = 0;
-  for (Shard& s : g_shards) {
-    SpinLockGuard guard(s.lock);
-    n += s.live;
-  }
-  return n;
-}
-
 void BlockTable::LockAll() {
   for (Shard& s : g_shards) s.lock.Lock();
 }

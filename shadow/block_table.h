@@ -25,7 +25,6 @@ class BlockTable {
   static bool Erase(uintptr_t base);
   // Slow path for reports: the block (live or freed) that contains addr. Scans every shard.
   static bool FindContaining(uintptr_t addr, HeapBlock* out);
-  static size_t LiveCount();
 
   // fork(): hold every shard lock across fork so the child never inherits a held lock.
   static void LockAll();

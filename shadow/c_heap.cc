@@ -107,11 +107,6 @@ bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
   return BlockTable::Find(ptr, out) && out->state == BlockState::kLive;
 }
 
-bool CHeap::FindContaining(uintptr_t addr, HeapBlock* out) {
-  if (GuardedPool::Contains(addr)) return GuardedPool::FindContaining(addr, out);
-  return BlockTable::FindContaining(addr, out);
-}
-
 void CHeap::LockAllForFork() {
   GuardedPool::LockAll();
   g_unguarded_quarantine.Lock();

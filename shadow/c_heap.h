@@ -40,9 +40,6 @@ class CHeap {
                           bool* block_known, uint64_t* corrupt_offset);
   // The live block starting exactly at ptr.
   static bool FindLive(uintptr_t ptr, HeapBlock* out);
-  // Any known block (live or freed, guarded or not) containing addr. Slow for unguarded
-  // blocks (a full scan): for reports only.
-  static bool FindContaining(uintptr_t addr, HeapBlock* out);
 
   static void LockAllForFork();
   static void UnlockAllAfterFork();

@@ -282,8 +282,6 @@ PoolFaultInfo GuardedPool::ExplainFault(uintptr_t addr) {
   return info;
 }
 
-size_t GuardedPool::LiveSlots() { return g_pool.live; }
-
 const char* GuardedPool::TakeFallbackReason() {
   const char* reason = g_fallback_reason.load(std::memory_order_relaxed);
   if (!reason || g_fallback_said.exchange(true, std::memory_order_relaxed)) return nullptr;

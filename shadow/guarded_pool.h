@@ -66,7 +66,6 @@ class GuardedPool {
   // Async-signal-safe: explains a fault at addr.
   static PoolFaultInfo ExplainFault(uintptr_t addr);
 
-  static size_t LiveSlots();
   // The first reason a block could not be guarded, returned once (nullptr otherwise), so
   // that the fallback to unguarded blocks is said once.
   static const char* TakeFallbackReason();

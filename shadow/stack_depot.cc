@@ -25,7 +25,6 @@ struct Depot {
   std::atomic<uint32_t>* buckets;
   char* arena;
   std::atomic<size_t> used;  // bytes; starts at 8 so that offset 0 (id 0) is never a record
-  std::atomic<size_t> count;
 };
 
 Depot g_depot;
@@ -89,7 +88,6 @@ StackId StackDepot::Put(const uintptr_t* pcs, int n) {
     r->next = head;
   } while (!bucket.compare_exchange_weak(head, id, std::memory_order_release,
                                          std::memory_order_acquire));
-  g_depot.count.fetch_add(1, std::memory_order_relaxed);
   return id;
 }
 
@@ -100,7 +98,5 @@ int StackDepot::Get(StackId id, const uintptr_t** pcs) {
   *pcs = r->pcs;
   return static_cast<int>(r->size);
 }
-
-size_t StackDepot::Size() { return g_depot.count.load(std::memory_order_relaxed); }
 
 }  // namespace cgosan

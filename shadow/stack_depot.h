@@ -17,8 +17,6 @@ class StackDepot {
   static StackId Put(const uintptr_t* pcs, int n);
   // The frames of id; returns their number (0 for id 0 or an unknown id).
   static int Get(StackId id, const uintptr_t** pcs);
-  // Number of distinct stacks stored (for tests and verbosity output).
-  static size_t Size();
 
   static constexpr int kMaxDepth = 64;
 };

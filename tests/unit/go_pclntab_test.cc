@@ -4,6 +4,8 @@
 // Also corrupts and truncates a real table (behind a guard page) to show queries stay inside.
 #include <elf.h>
 #include <gtest/gtest.h>
+
+#include "tests/unit/command_test_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -21,16 +23,8 @@
 namespace cgosan {
 namespace {
 
-std::string RunCommand(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+using testing_util::RunCommand;
+using testing_util::TempDir;
 
 bool WriteFile(const std::string& path, const std::string& text) {
   FILE* f = fopen(path.c_str(), "w");
@@ -109,21 +103,6 @@ std::vector<Toolchain> Toolchains() {
   }
   return out;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cgosan_go_pclntab_test.XXXXXX";
-    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    if (!path_.empty()) RunCommand("rm -rf '" + path_ + "'");
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Builds `source` as module example.com/t; returns the binary path or "".
 std::string Build(const Toolchain& tc, const std::string& dir, const char* source,
@@ -278,7 +257,7 @@ class GoPclntabTest : public ::testing::Test {
              "/work/main/build/go-toolchains (run scripts/go-toolchains)\n");
   }
   std::vector<Toolchain> toolchains_;
-  TempDir tmp_;
+  TempDir tmp_{"cgosan_go_pclntab_test"};
 };
 
 TEST_F(GoPclntabTest, ParseGoVersion) {

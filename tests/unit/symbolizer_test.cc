@@ -6,6 +6,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "tests/unit/command_test_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -33,6 +35,9 @@ __attribute__((noinline)) int Frobnicate(int x) {
 namespace cgosan {
 namespace {
 
+using testing_util::RunCommand;
+using testing_util::TempDir;
+
 std::string SelfPath() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -57,32 +62,6 @@ bool WriteAll(const std::string& path, const char* data, size_t n) {
   bool ok = fwrite(data, 1, n, f) == n;
   return fclose(f) == 0 && ok;
 }
-
-std::string RunCommand(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cgosan_symbolizer_test.XXXXXX";
-    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    if (!path_.empty()) RunCommand("rm -rf '" + path_ + "'");
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A file mapped read-only into this process, so the symbolizer sees it in /proc/self/maps.
 class MappedFile {
@@ -278,7 +257,7 @@ uint64_t FrobnicateVaddr() {
 
 TEST(SymbolizerTest, IntactCopyMappedFromFileIsSymbolized) {
   // Control for the corrupt-file tests: the same bytes, intact, give the name back.
-  TempDir dir;
+  TempDir dir("cgosan_symbolizer_test");
   ASSERT_FALSE(dir.path().empty());
   std::vector<char> self = ReadAll(SelfPath());
   ASSERT_GT(self.size(), 4096u);
@@ -306,7 +285,7 @@ TEST(SymbolizerTest, IntactCopyMappedFromFileIsSymbolized) {
 }
 
 TEST(SymbolizerTest, TruncatedCopiesYieldNoFunction) {
-  TempDir dir;
+  TempDir dir("cgosan_symbolizer_test");
   ASSERT_FALSE(dir.path().empty());
   std::vector<char> self = ReadAll(SelfPath());
   ASSERT_GT(self.size(), 4096u);
@@ -337,7 +316,7 @@ TEST(SymbolizerTest, TruncatedCopiesYieldNoFunction) {
 }
 
 TEST(SymbolizerTest, RandomBytesYieldNoFunction) {
-  TempDir dir;
+  TempDir dir("cgosan_symbolizer_test");
   ASSERT_FALSE(dir.path().empty());
   std::mt19937 rng(12345);
   std::vector<char> junk(64 * 1024);
@@ -365,7 +344,7 @@ TEST(SymbolizerTest, RandomBytesYieldNoFunction) {
 // Random damage to the headers, the section header table and the symbol tables of a real
 // ELF file: whatever comes out, nothing may crash or read out of bounds.
 TEST(SymbolizerTest, CorruptedHeadersNeverCrash) {
-  TempDir dir;
+  TempDir dir("cgosan_symbolizer_test");
   ASSERT_FALSE(dir.path().empty());
   std::vector<char> self = ReadAll(SelfPath());
   ASSERT_GT(self.size(), 4096u);
@@ -458,7 +437,7 @@ class GoBinaryTest : public ::testing::Test {
     ASSERT_NE(main_vaddr_, 0u) << nm;
   }
 
-  TempDir dir_;
+  TempDir dir_{"cgosan_symbolizer_test"};
   std::string binary_;
   uint64_t main_vaddr_ = 0;
 };
