@@ -94,21 +94,34 @@ void SayAttached() {
   }
   line.Append("attached: guard=");
   switch (GetOptions().guard_mode()) {
-    case GuardMode::kAll: line.Append("all"); break;
-    case GuardMode::kSampled: line.Append("sampled"); break;
-    case GuardMode::kNone: line.Append("none"); break;
-    case GuardMode::kCgo: line.Append("cgo"); break;
+    case GuardMode::kAll:
+      line.Append("all");
+      break;
+    case GuardMode::kSampled:
+      line.Append("sampled");
+      break;
+    case GuardMode::kNone:
+      line.Append("none");
+      break;
+    case GuardMode::kCgo:
+      line.Append("cgo");
+      break;
   }
   if (GetOptions().guard_mode() != GuardMode::kNone && !GuardedPool::Enabled()) {
-    line.Append(" (guarded pool unavailable: reserving guard_pool_mb failed; blocks are unguarded)");
+    line.Append(
+        " (guarded pool unavailable: reserving guard_pool_mb failed; blocks are unguarded)");
   }
   line.Append(", max live guarded blocks ").Unsigned(MaxLiveGuardedSlots());
-  line.Append(", unwinder ").Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");
+  line.Append(", unwinder ")
+      .Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");
   if (IsGoProcess()) {
-    line.Append(", Go program ").Append(GoRuntime::Binary().version[0] ? GoRuntime::Binary().version : "(version unknown)");
+    line.Append(", Go program ")
+        .Append(GoRuntime::Binary().version[0] ? GoRuntime::Binary().version : "(version unknown)");
     if (*GoRuntime::OffReason()) line.Append(", Go features off: ").Append(GoRuntime::OffReason());
     if (g_intercepted_cgo_functions > 0) {
-      line.Append(", ").Unsigned(g_intercepted_cgo_functions).Append(" cgo call variables intercepted");
+      line.Append(", ")
+          .Unsigned(g_intercepted_cgo_functions)
+          .Append(" cgo call variables intercepted");
       line.Append(", ").Unsigned(g_runtime_hooks).Append(" of 3 runtime/cgo hooks");
     } else {
       line.Append(", cgo call interception off (no symbol table: built with -ldflags=-s?)");

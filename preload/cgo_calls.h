@@ -22,7 +22,7 @@ struct CgoCall {
   static constexpr int kMaxGoPointers = 4;
   uint8_t num_go_pointers;
   uintptr_t go_pointers[kMaxGoPointers];
-  uintptr_t entry_sp;    // the thunk's stack pointer on entry (for resynchronisation)
+  uintptr_t entry_sp;  // the thunk's stack pointer on entry (for resynchronisation)
 };
 
 class CgoCalls {

@@ -47,11 +47,16 @@ void AddCurrentStack(Finding* f, const char* name) {
 
 const char* OriginName(BlockOrigin origin) {
   switch (origin) {
-    case BlockOrigin::kForGo: return "for-go";
-    case BlockOrigin::kUnderGo: return "under-go";
-    case BlockOrigin::kC: return "c";
-    case BlockOrigin::kGoRuntime: return "go-runtime";
-    case BlockOrigin::kUnknown: break;
+    case BlockOrigin::kForGo:
+      return "for-go";
+    case BlockOrigin::kUnderGo:
+      return "under-go";
+    case BlockOrigin::kC:
+      return "c";
+    case BlockOrigin::kGoRuntime:
+      return "go-runtime";
+    case BlockOrigin::kUnknown:
+      break;
   }
   return nullptr;
 }
@@ -103,9 +108,12 @@ void DescribeForeignPointer(uintptr_t addr, TextBuffer* out) {
       uintptr_t v = 0;
       for (;; ++q) {
         char c = *q;
-        if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
-        else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
-        else break;
+        if (c >= '0' && c <= '9')
+          v = v * 16 + (c - '0');
+        else if (c >= 'a' && c <= 'f')
+          v = v * 16 + (c - 'a' + 10);
+        else
+          break;
       }
       return v;
     };
@@ -182,8 +190,8 @@ StackId CaptureStackId() {
   return StackDepot::Put(pcs, n);
 }
 
-void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
-                   bool block_known, uint64_t corrupt_offset) {
+void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block, bool block_known,
+                   uint64_t corrupt_offset) {
   if (!AcquireReportLock()) _exit(static_cast<int>(GetOptions().exitcode));
   uintptr_t addr = reinterpret_cast<uintptr_t>(ptr);
   static char detail_storage[512];
@@ -212,8 +220,9 @@ void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
         detail.Append(block.state == BlockState::kLive ? "block" : "freed block");
       } else if (GoMappings::Contains(addr)) {
         // Go memory handed to C.free: a pointer into a Go object or a goroutine stack.
-        detail.Append("the address is in memory of the Go runtime (the Go heap or a goroutine "
-                      "stack), not a C heap block");
+        detail.Append(
+            "the address is in memory of the Go runtime (the Go heap or a goroutine "
+            "stack), not a C heap block");
       } else {
         DescribeForeignPointer(addr, &detail);
       }
@@ -234,9 +243,9 @@ void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
 void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* ucontext) {
   auto* uc = static_cast<ucontext_t*>(ucontext);
   uintptr_t addr = reinterpret_cast<uintptr_t>(si->si_addr);
-  Finding* f = BeginFinding(info.kind == PoolFaultInfo::kUseAfterFree
-                                ? FindingKind::kHeapUseAfterFree
-                                : FindingKind::kHeapBufferOverflow);
+  Finding* f =
+      BeginFinding(info.kind == PoolFaultInfo::kUseAfterFree ? FindingKind::kHeapUseAfterFree
+                                                             : FindingKind::kHeapBufferOverflow);
   f->has_address = true;
   f->address = addr;
   f->pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);

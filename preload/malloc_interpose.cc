@@ -66,7 +66,8 @@ StackId StackFor(bool full, void* caller) {
 void SayFallbackOnce() {
   if (const char* reason = GuardedPool::TakeFallbackReason()) {
     InlineTextBuffer<256> line;
-    line.Append("guard: ").Append(reason).Append("; further blocks are tracked without a guard page");
+    line.Append("guard: ").Append(reason).Append(
+        "; further blocks are tracked without a guard page");
     PrintLine(line.data());
   }
 }
@@ -207,9 +208,7 @@ CGOSAN_EXPORT void* memalign(size_t alignment, size_t size) {
   return Allocate(size, a, false, CALLER);
 }
 
-CGOSAN_EXPORT void* valloc(size_t size) {
-  return Allocate(size, PageSizeCached(), false, CALLER);
-}
+CGOSAN_EXPORT void* valloc(size_t size) { return Allocate(size, PageSizeCached(), false, CALLER); }
 
 CGOSAN_EXPORT void* pvalloc(size_t size) {
   size_t page = PageSizeCached();

@@ -1,9 +1,10 @@
 // Definitions for thread_state.h and process_state.h.
+#include "preload/thread_state.h"
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload/process_state.h"
-#include "preload/thread_state.h"
 
 namespace cgosan {
 

@@ -13,8 +13,8 @@ unsigned char g_note_buf[kNoteBuf];
 
 uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-bool FindBuildIdIn(const ElfReader& elf, uint64_t offset, uint64_t size, uint64_t align,
-                   char* out, size_t cap) {
+bool FindBuildIdIn(const ElfReader& elf, uint64_t offset, uint64_t size, uint64_t align, char* out,
+                   size_t cap) {
   unsigned char* buf = g_note_buf;
   if (size > kNoteBuf) size = kNoteBuf;
   size_t got = elf.ReadUpTo(offset, buf, static_cast<size_t>(size));
@@ -28,8 +28,8 @@ bool FindBuildIdIn(const ElfReader& elf, uint64_t offset, uint64_t size, uint64_
     uint64_t desc_at = AlignUp(name_at + nh.n_namesz, align);
     uint64_t next = AlignUp(desc_at + nh.n_descsz, align);
     if (desc_at + nh.n_descsz > got || next <= pos) return false;
-    if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-        memcmp(buf + name_at, "GNU", 4) == 0 && nh.n_descsz > 0) {
+    if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && memcmp(buf + name_at, "GNU", 4) == 0 &&
+        nh.n_descsz > 0) {
       if (cap < 2 * size_t{nh.n_descsz} + 1) return false;
       static const char kHex[] = "0123456789abcdef";
       for (uint32_t i = 0; i < nh.n_descsz; ++i) {

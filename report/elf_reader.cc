@@ -131,8 +131,7 @@ int ElfReader::FindSection(const char* name, Elf64_Shdr* out) const {
       return -1;
     }
     for (int j = 0; j < count; ++j) {
-      if (!ReadString(names.sh_offset, names.sh_size, batch[j].sh_name, candidate,
-                      want_len + 2)) {
+      if (!ReadString(names.sh_offset, names.sh_size, batch[j].sh_name, candidate, want_len + 2)) {
         continue;
       }
       if (strcmp(candidate, name) == 0) {

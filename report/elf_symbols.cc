@@ -33,8 +33,7 @@ bool TableFromSection(const ElfReader& elf, const Elf64_Shdr& sym, SymbolTableIn
 bool IsCodeSymbol(const Elf64_Sym& s) {
   unsigned type = ELF64_ST_TYPE(s.st_info);
   if (type != STT_FUNC && type != STT_NOTYPE) return false;
-  return s.st_shndx != SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_value != 0 &&
-         s.st_name != 0;
+  return s.st_shndx != SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_value != 0 && s.st_name != 0;
 }
 
 int BindingRank(unsigned char info) {
@@ -76,8 +75,7 @@ bool Better(const ElfReader& elf, const SymbolTableInfo& t, const SymbolQuery& q
   return BindingRank(s.st_info) > BindingRank(q.info);
 }
 
-void Consider(const ElfReader& elf, const SymbolTableInfo& t, SymbolQuery* q,
-              const Elf64_Sym& s) {
+void Consider(const ElfReader& elf, const SymbolTableInfo& t, SymbolQuery* q, const Elf64_Sym& s) {
   if (s.st_value > q->vaddr) return;
   bool exact = s.st_size > 0 && q->vaddr - s.st_value < s.st_size;
   // A preceding symbol only counts inside the same section: past a section's end (PLT,

@@ -29,10 +29,10 @@ bool FindSymbolTable(const ElfReader& elf, SymbolTableInfo* out);
 struct SymbolQuery {
   uint64_t vaddr = 0;
   bool found = false;
-  bool exact = false;     // vaddr lies inside [value, value+size)
+  bool exact = false;  // vaddr lies inside [value, value+size)
   uint64_t value = 0;
   uint64_t size = 0;
-  uint32_t name = 0;      // index into the string table
+  uint32_t name = 0;  // index into the string table
   // Private to the scan.
   int section = -1;
   unsigned char info = 0;

@@ -32,8 +32,8 @@ struct Frame {
   uintptr_t pc = 0;
   const char* function = nullptr;  // as the language names it (demangled for C++)
   const char* file = nullptr;
-  int line = 0;                    // 0: unknown
-  const char* module = nullptr;    // path of the ELF object
+  int line = 0;                  // 0: unknown
+  const char* module = nullptr;  // path of the ELF object
   uintptr_t module_offset = 0;
   FrameLang lang = FrameLang::kC;
   bool glue = false;     // cgo glue frame (set by Go-aware symbolization)

@@ -33,7 +33,7 @@ bool IsOwnOrSystemModule(const char* module) {
 
 bool IsAllocatorFunction(const char* fn) {
   static const char* const kAllocator[] = {
-      "malloc",  "free",   "calloc", "realloc", "reallocarray", "posix_memalign",
+      "malloc",        "free",     "calloc", "realloc", "reallocarray",       "posix_memalign",
       "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
   };
   for (const char* a : kAllocator) {
@@ -54,8 +54,7 @@ bool IsGoRuntimeFunction(const char* fn) {
 // Glue (go_symbol_name.h), and runtime/cgo's own C code (x_cgo_init, _cgo_sys_thread_start...).
 bool IsCgoGlueFunction(const char* fn) {
   return IsCgoGlueName(fn) || strstr(fn, "_Cfunc_") != nullptr || StartsWith(fn, "_cgo_") ||
-         StartsWith(fn, "x_cgo_") ||
-         StartsWith(fn, "crosscall");
+         StartsWith(fn, "x_cgo_") || StartsWith(fn, "crosscall");
 }
 
 }  // namespace
@@ -66,7 +65,8 @@ bool IsUserFrame(const Frame& frame) {
   const char* fn = frame.function;
   if (fn == nullptr) return true;  // unknown code in the program's own modules
   // C start-up code linked into the program (crt1.o, crti.o) is nobody's bug.
-  if (strcmp(fn, "_start") == 0 || strcmp(fn, "_init") == 0 || strcmp(fn, "_fini") == 0) return false;
+  if (strcmp(fn, "_start") == 0 || strcmp(fn, "_init") == 0 || strcmp(fn, "_fini") == 0)
+    return false;
   return !IsAllocatorFunction(fn) && !IsGoRuntimeFunction(fn) && !IsCgoGlueFunction(fn);
 }
 

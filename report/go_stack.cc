@@ -12,7 +12,6 @@ namespace {
 const GoRuntimeLayout* g_layout = nullptr;
 CodeRange g_asmcgocall, g_cgocall, g_cgocallback, g_crosscall2, g_goexit;
 
-
 template <typename T>
 T Load(uintptr_t addr) {
   return *reinterpret_cast<const T*>(addr);

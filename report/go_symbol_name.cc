@@ -1,5 +1,6 @@
-// Naming rules for symbols in Go binaries. LooksLikeGoFunction: Go names are "<import path>.<name>"; C names have no dot except for
-// gcc's clone suffixes, and cgo's C-side glue has fixed prefixes.
+// Naming rules for symbols in Go binaries. LooksLikeGoFunction: Go names are "<import
+// path>.<name>"; C names have no dot except for gcc's clone suffixes, and cgo's C-side glue has
+// fixed prefixes.
 #include "report/go_symbol_name.h"
 
 #include <cstring>
@@ -37,9 +38,9 @@ bool LooksLikeGoFunction(const char* name) {
 
 bool IsCgoGlueName(const char* name) {
   if (name == nullptr) return false;
-  static const char* const kExact[] = {"runtime.cgocall", "runtime.asmcgocall", "crosscall2",
-                                       "runtime.cgocallback", "runtime.cgocallbackg",
-                                       "runtime.cgocallbackg1"};
+  static const char* const kExact[] = {"runtime.cgocall",      "runtime.asmcgocall",
+                                       "crosscall2",           "runtime.cgocallback",
+                                       "runtime.cgocallbackg", "runtime.cgocallbackg1"};
   for (const char* exact : kExact) {
     if (strcmp(name, exact) == 0) return true;
   }

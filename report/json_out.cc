@@ -49,12 +49,24 @@ void JsonString(TextBuffer* out, const char* s, size_t n) {
       ++i;
     } else if (c < 0x20) {
       switch (c) {
-        case '\n': out->Append("\\n"); break;
-        case '\r': out->Append("\\r"); break;
-        case '\t': out->Append("\\t"); break;
-        case '\b': out->Append("\\b"); break;
-        case '\f': out->Append("\\f"); break;
-        default: out->Append("\\u00").HexDigits(c, 2); break;
+        case '\n':
+          out->Append("\\n");
+          break;
+        case '\r':
+          out->Append("\\r");
+          break;
+        case '\t':
+          out->Append("\\t");
+          break;
+        case '\b':
+          out->Append("\\b");
+          break;
+        case '\f':
+          out->Append("\\f");
+          break;
+        default:
+          out->Append("\\u00").HexDigits(c, 2);
+          break;
       }
       ++i;
     } else {

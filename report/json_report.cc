@@ -6,11 +6,11 @@
 
 #include <cstring>
 
+#include "report/go/go_runtime.h"
 #include "report/json_out.h"
 #include "report/report_internal.h"
-#include "report/go/go_runtime.h"
-#include "report/symbolizer.h"
 #include "report/report_writer.h"
+#include "report/symbolizer.h"
 
 #ifndef CGOSAN_VERSION
 #define CGOSAN_VERSION "unknown"

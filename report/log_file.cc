@@ -122,16 +122,26 @@ int FillTempFile(int fd, const char* data, size_t len) {
 
 const char* LogPathErrorReason(int err, char* scratch, size_t scratch_len) {
   switch (err) {
-    case EACCES: return "permission denied";
-    case EPERM: return "operation not permitted";
-    case ENOTDIR: return "not a directory";
-    case ELOOP: return "it is a symlink";
-    case ENOENT: return "no such file or directory";
-    case EROFS: return "read-only file system";
-    case ENOSPC: return "no space left on device";
-    case EDQUOT: return "disk quota exceeded";
-    case ENAMETOOLONG: return "path too long";
-    case EIO: return "I/O error";
+    case EACCES:
+      return "permission denied";
+    case EPERM:
+      return "operation not permitted";
+    case ENOTDIR:
+      return "not a directory";
+    case ELOOP:
+      return "it is a symlink";
+    case ENOENT:
+      return "no such file or directory";
+    case EROFS:
+      return "read-only file system";
+    case ENOSPC:
+      return "no space left on device";
+    case EDQUOT:
+      return "disk quota exceeded";
+    case ENAMETOOLONG:
+      return "path too long";
+    case EIO:
+      return "I/O error";
   }
   TextBuffer buf(scratch, scratch_len);
   buf.Append("errno ").Dec(err);

@@ -1,11 +1,11 @@
 // FindMainExecutable: /proc/self/exe for the file, the loader's first object for the bias.
 #include "report/main_executable.h"
 
-#include "report/elf_reader.h"
-#include "report/elf_symbols.h"
-
 #include <link.h>
 #include <unistd.h>
+
+#include "report/elf_reader.h"
+#include "report/elf_symbols.h"
 
 namespace cgosan {
 

@@ -126,8 +126,8 @@ void AddLine(const MapsLine& line) {
       return;
     }
   }
-  const char* name = is_file ? g_modules[module].path
-                             : SymbolStringPool::Copy(line.path, line.path_len);
+  const char* name =
+      is_file ? g_modules[module].path : SymbolStringPool::Copy(line.path, line.path_len);
   if (name == nullptr) return;
   MappingEntry& m = g_mappings[g_num_mappings++];
   m.start = line.start;

@@ -23,7 +23,7 @@ struct ModuleEntry {
   bool probed = false;
   bool elf_ok = false;
   bool bias_known = false;
-  uintptr_t bias = 0;  // pc - bias = ELF virtual address
+  uintptr_t bias = 0;     // pc - bias = ELF virtual address
   uint64_t load_end = 0;  // end of the highest PT_LOAD (vaddr + memsz), .bss included
   SymbolTableInfo symbols;
   int8_t is_go = -1;  // -1: not checked yet

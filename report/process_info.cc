@@ -26,7 +26,8 @@ struct ProcessStorage {
   ProcessInfo info;
   bool collected;
 };
-ProcessStorage g_process = {};  // constant-initialised: the preload fills it before dynamic initialisers run
+ProcessStorage g_process =
+    {};  // constant-initialised: the preload fills it before dynamic initialisers run
 
 const char* Basename(const char* path) {
   const char* slash = strrchr(path, '/');
@@ -71,8 +72,8 @@ void CollectProcessInfo() {
   ReadExe(p);
   ReadArgv(p);
   p->info.build_id = nullptr;
-  if (p->info.exe != nullptr && Symbolizer::ReadBuildId(p->info.exe, p->build_id,
-                                                        sizeof(p->build_id))) {
+  if (p->info.exe != nullptr &&
+      Symbolizer::ReadBuildId(p->info.exe, p->build_id, sizeof(p->build_id))) {
     p->info.build_id = p->build_id;
   }
   p->collected = true;

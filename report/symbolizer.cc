@@ -132,8 +132,8 @@ void StripGoAbiSuffix(char* name) {
 // The pooled, demangled name for a string table entry, and its language.
 const char* NameFor(int module_index, ModuleEntry* m, const ElfReader& elf, uint32_t name,
                     FrameLang* lang) {
-  uint32_t slot = (static_cast<uint32_t>(module_index) * 0x9e3779b1u ^ name * 0x85ebca6bu) %
-                  kNameCacheSize;
+  uint32_t slot =
+      (static_cast<uint32_t>(module_index) * 0x9e3779b1u ^ name * 0x85ebca6bu) % kNameCacheSize;
   NameCacheEntry& cached = g_name_cache[slot];
   if (cached.module == module_index && cached.name == name) {
     *lang = cached.lang;

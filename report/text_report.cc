@@ -132,9 +132,15 @@ void PrintHeader(const Finding& f, LineSink* sink) {
 void PrintAccessLine(const Finding& f, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   switch (f.access) {
-    case AccessType::kRead: line.Append("READ"); break;
-    case AccessType::kWrite: line.Append("WRITE"); break;
-    default: line.Append("ACCESS"); break;
+    case AccessType::kRead:
+      line.Append("READ");
+      break;
+    case AccessType::kWrite:
+      line.Append("WRITE");
+      break;
+    default:
+      line.Append("ACCESS");
+      break;
   }
   if (f.access_size >= 0) {
     line.Append(" of size ").Dec(f.access_size);

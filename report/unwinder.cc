@@ -2,14 +2,13 @@
 // why), and the filtering of cgosan's own frames out of captured stacks.
 #include "report/unwinder.h"
 
-#include "report/go_stack.h"
-
-#include <cstring>
-
 #include <dlfcn.h>
 #include <ucontext.h>
 
 #include <atomic>
+#include <cstring>
+
+#include "report/go_stack.h"
 
 // Types and constants only: nothing from libunwind is linked, every call goes through the
 // pointers resolved in Init().
@@ -77,8 +76,7 @@ bool LoadLibUnwind() {
   if (set_caching != nullptr && local_as != nullptr) {
     set_caching(*local_as, UNW_CACHE_PER_THREAD);
   }
-  LoadedModuleRange(reinterpret_cast<const void*>(unw.backtrace), &g_unwind_begin,
-                    &g_unwind_end);
+  LoadedModuleRange(reinterpret_cast<const void*>(unw.backtrace), &g_unwind_begin, &g_unwind_end);
   g_unw = unw;
   return true;
 }

@@ -22,7 +22,8 @@ Quarantine g_unguarded_quarantine;
 bool g_configured = false;
 
 void* RealAllocate(size_t size, size_t alignment, bool zero) {
-  if (alignment <= 16) return zero ? __libc_calloc(1, size ? size : 1) : __libc_malloc(size ? size : 1);
+  if (alignment <= 16)
+    return zero ? __libc_calloc(1, size ? size : 1) : __libc_malloc(size ? size : 1);
   void* p = __libc_memalign(alignment, size ? size : 1);
   if (p && zero) memset(p, 0, size);
   return p;

@@ -23,9 +23,9 @@ struct CHeapConfig {
 
 enum class FreeVerdict {
   kOk,
-  kDoubleFree,       // *block: the freed block (with its free stack)
-  kInvalidFree,      // *block filled when the pointer is inside a known block
-  kOverflowAtFree,   // freed; *block and *corrupt_offset say where the canary broke
+  kDoubleFree,      // *block: the freed block (with its free stack)
+  kInvalidFree,     // *block filled when the pointer is inside a known block
+  kOverflowAtFree,  // freed; *block and *corrupt_offset say where the canary broke
 };
 
 class CHeap {
@@ -36,8 +36,8 @@ class CHeap {
   // A block of `size` bytes; `guard` asks for a guarded slot (falls back to unguarded).
   static void* Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
                         pid_t tid, BlockOrigin origin = BlockOrigin::kUnknown);
-  static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block,
-                          bool* block_known, uint64_t* corrupt_offset);
+  static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
+                          uint64_t* corrupt_offset);
   // The live block starting exactly at ptr.
   static bool FindLive(uintptr_t ptr, HeapBlock* out);
 

@@ -195,7 +195,8 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
   s.block.state = BlockState::kLive;
   s.block.guarded = true;
   s.block.origin = origin;
-  for (uintptr_t a = user + size; a < DataEnd(s); ++a) *reinterpret_cast<uint8_t*>(a) = CanaryByte(a);
+  for (uintptr_t a = user + size; a < DataEnd(s); ++a)
+    *reinterpret_cast<uint8_t*>(a) = CanaryByte(a);
   return reinterpret_cast<void*>(user);
 }
 
@@ -270,11 +271,16 @@ PoolFaultInfo GuardedPool::ExplainFault(uintptr_t addr) {
   auto usable = [](Slot* s) {
     return s && s->state.load(std::memory_order_relaxed) != kUnused && s->block.base != 0;
   };
-  auto live = [&](Slot* s) { return usable(s) && s->state.load(std::memory_order_relaxed) == kLive; };
+  auto live = [&](Slot* s) {
+    return usable(s) && s->state.load(std::memory_order_relaxed) == kLive;
+  };
   Slot* first = p.config.left_aligned ? after : before;
   Slot* second = p.config.left_aligned ? before : after;
-  Slot* pick = live(first) ? first : live(second) ? second : usable(first) ? first
-                                                          : usable(second) ? second : nullptr;
+  Slot* pick = live(first)      ? first
+               : live(second)   ? second
+               : usable(first)  ? first
+               : usable(second) ? second
+                                : nullptr;
   if (pick) {
     info.kind = PoolFaultInfo::kOverflow;
     info.block = pick->block;

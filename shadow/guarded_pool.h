@@ -30,9 +30,9 @@ struct GuardedPoolConfig {
 
 enum class PoolFreeResult {
   kOk,
-  kDoubleFree,        // the slot's block was already freed
-  kInvalidFree,       // a pointer into the pool that is not a block start
-  kCanaryCorrupted,   // freed, but bytes between the block end and the guard were written
+  kDoubleFree,       // the slot's block was already freed
+  kInvalidFree,      // a pointer into the pool that is not a block start
+  kCanaryCorrupted,  // freed, but bytes between the block end and the guard were written
 };
 
 // What a faulting address in the pool refers to.

@@ -36,7 +36,8 @@ bool EnsureInit() {
   if (state == 3) return false;
   int expected = 0;
   if (g_init_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-    g_depot.buckets = static_cast<std::atomic<uint32_t>*>(InternalMmap(kBuckets * sizeof(uint32_t)));
+    g_depot.buckets =
+        static_cast<std::atomic<uint32_t>*>(InternalMmap(kBuckets * sizeof(uint32_t)));
     g_depot.arena = static_cast<char*>(InternalMmap(kArenaBytes));
     g_depot.used.store(8);
     bool ok = g_depot.buckets && g_depot.arena;

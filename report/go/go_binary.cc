@@ -32,7 +32,7 @@ struct Segment {
 struct Image {
   Segment seg[32];
   int n = 0;
-  uint64_t sym_to_image = 0;    // ELF vaddr -> image address
+  uint64_t sym_to_image = 0;      // ELF vaddr -> image address
   uint64_t image_to_runtime = 0;  // image address -> runtime address
 
   // Pointer to image address a and the bytes readable from there, or nullptr.
@@ -103,8 +103,8 @@ bool TryPclntab(const Image& img, uint64_t a, uint64_t known_size, GoBinaryInfo*
   if (p == nullptr || !Pclntab::PlausibleHeader(p, avail)) return false;
   uint64_t text;
   memcpy(&text, p + 24, 8);
-  size_t size = known_size != 0 && known_size <= avail ? known_size
-                                                       : Pclntab::ComputeExtent(p, avail);
+  size_t size =
+      known_size != 0 && known_size <= avail ? known_size : Pclntab::ComputeExtent(p, avail);
   if (size == 0 || !Pclntab::PlausibleHeader(p, size)) return false;
   memcpy(&info->magic, p, 4);
   info->pclntab = reinterpret_cast<uintptr_t>(p);
@@ -213,7 +213,8 @@ bool Locate(const ElfReader& elf, const uint8_t* file, uint64_t file_size, const
   for (int i = 0; i < img.n; i++) {
     const Segment& s = img.seg[i];
     uintptr_t p = reinterpret_cast<uintptr_t>(s.ptr);
-    if (info->pclntab >= p && info->pclntab - p < s.size) pclntab_image = s.addr + (info->pclntab - p);
+    if (info->pclntab >= p && info->pclntab - p < s.size)
+      pclntab_image = s.addr + (info->pclntab - p);
   }
   if (info->text_start == img.image_to_runtime && sym.text != 0)  // header word not relocated
     info->text_start = sym.text + img.sym_to_image + img.image_to_runtime;
@@ -317,11 +318,11 @@ void UnloadGoBinaryFile(GoBinaryInfo* info) {
 }
 
 bool InitPclntab(const GoBinaryInfo& info, Pclntab* table) {
-  if (!info.found ||
-      !table->Init(reinterpret_cast<const void*>(info.pclntab), info.pclntab_size, info.magic,
-                   info.text_start))
+  if (!info.found || !table->Init(reinterpret_cast<const void*>(info.pclntab), info.pclntab_size,
+                                  info.magic, info.text_start))
     return false;
-  if (info.gofunc != 0) table->SetFuncData(reinterpret_cast<const void*>(info.gofunc), info.gofunc_size);
+  if (info.gofunc != 0)
+    table->SetFuncData(reinterpret_cast<const void*>(info.gofunc), info.gofunc_size);
   return true;
 }
 

@@ -52,7 +52,8 @@ bool GoRuntime::Attach() {
   }
   g_asmcgocall = FindByName("runtime.asmcgocall");
   g_cgocall = FindByName("runtime.cgocall");
-  const GoRuntimeLayout* layout = FindGoRuntimeLayout(g_binary.go_major == 1 ? g_binary.go_minor : 0);
+  const GoRuntimeLayout* layout =
+      FindGoRuntimeLayout(g_binary.go_major == 1 ? g_binary.go_minor : 0);
   if (!layout) {
     SetOff("unsupported Go version ", g_binary.version[0] ? g_binary.version : "(unknown)");
     return false;

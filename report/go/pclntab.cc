@@ -52,8 +52,8 @@ bool ReadHeader(const uint8_t* b, uint64_t size, Header* h) {
   h->pc = Load64(b + 56);
   h->functab = Load64(b + 64);
   // The linker writes the pieces in this order; requiring it rejects most garbage.
-  if (h->funcname < kHeaderSize || h->cu < h->funcname || h->file < h->cu ||
-      h->pc < h->file || h->functab < h->pc || h->functab > size)
+  if (h->funcname < kHeaderSize || h->cu < h->funcname || h->file < h->cu || h->pc < h->file ||
+      h->functab < h->pc || h->functab > size)
     return false;
   // nfunc+1 functab pairs must fit.
   if (h->nfunc == 0 || h->nfunc + 1 > (size - h->functab) / 8) return false;
@@ -286,8 +286,8 @@ int Pclntab::ExpandInline(uintptr_t pc, GoFrame* out, int max) const {
         memcpy(&parent_pc, ic + 8, 4);
       }
       GoFrame& fr = out[n++];
-      fr.function = name_off >= 0 ? StringAt(funcname_off_ + static_cast<uint64_t>(name_off))
-                                  : nullptr;
+      fr.function =
+          name_off >= 0 ? StringAt(funcname_off_ + static_cast<uint64_t>(name_off)) : nullptr;
       fr.inlined = true;
       FileLine(f, pc, &fr.file, &fr.line);
       if (parent_pc < 0) break;

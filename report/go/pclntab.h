@@ -14,8 +14,8 @@ namespace cgosan {
 
 // One function of the table (a copy of its _func fields; pointers stay in the table).
 struct GoFuncInfo {
-  uintptr_t entry = 0;  // runtime address of the first instruction
-  uintptr_t end = 0;    // entry of the next function (exclusive end)
+  uintptr_t entry = 0;    // runtime address of the first instruction
+  uintptr_t end = 0;      // entry of the next function (exclusive end)
   uint64_t func_off = 0;  // offset of the _func record inside the table
   int32_t name_off = 0;
   int32_t args = 0;  // size of the argument frame (the `args` field)

@@ -40,8 +40,8 @@ bool AsmcgocallMatchesLayout(const uint8_t* code, size_t size, const GoRuntimeLa
   // The current g from %fs:-8: `mov %fs:-8,%rdi` (exe), or in PIE
   // `mov $-8,%rcx; mov %fs:(%rcx),%rdi`.
   static const uint8_t kLoadG[] = {0x64, 0x48, 0x8b, 0x3c, 0x25, 0xf8, 0xff, 0xff, 0xff};
-  static const uint8_t kLoadGPie[] = {0x48, 0xc7, 0xc1, 0xf8, 0xff, 0xff, 0xff,
-                                      0x64, 0x48, 0x8b, 0x39};
+  static const uint8_t kLoadGPie[] = {0x48, 0xc7, 0xc1, 0xf8, 0xff, 0xff,
+                                      0xff, 0x64, 0x48, 0x8b, 0x39};
   // mov g_m(%rdi),%r8 ; mov m_gsignal(%r8),%rsi ; mov m_g0(%r8),%rsi (disp8 forms).
   if (layout.g_m > 127 || layout.m_gsignal > 127 || layout.m_g0 != 0) return false;
   const uint8_t load_m[] = {0x4c, 0x8b, 0x47, static_cast<uint8_t>(layout.g_m)};

@@ -18,7 +18,8 @@ void* RawMmap(void* addr, size_t size, int prot, int flags) {
 }  // namespace
 
 void* InternalMmap(size_t size) {
-  return RawMmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+  return RawMmap(nullptr, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
 }
 
 void* InternalReserve(size_t size) {

@@ -18,7 +18,9 @@ TextBuffer& TextBuffer::Append(const char* s, size_t n) {
   return *this;
 }
 
-TextBuffer& TextBuffer::Append(const char* s) { return s ? Append(s, strlen(s)) : Append("(null)"); }
+TextBuffer& TextBuffer::Append(const char* s) {
+  return s ? Append(s, strlen(s)) : Append("(null)");
+}
 
 TextBuffer& TextBuffer::Char(char c) { return Append(&c, 1); }
 

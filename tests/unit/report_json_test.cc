@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <set>
@@ -76,7 +76,8 @@ TEST(ReportJsonTest, UseAfterFreeHasEveryContractKey) {
   EXPECT_EQ(j["process"], json({{"pid", 4321},
                                 {"argv", {"/tmp/prog", "--flag", "x y"}},
                                 {"exe", "/tmp/prog"},
-                                {"build_id", "0123456789abcdef0123456789abcdef01234567"}}));
+                                {"build_id", "0123456789abcdef0123456789abcdef01234567"},
+                                {"go", nullptr}}));
   EXPECT_EQ(j["signature"], "heap-use-after-free:readkept:main");
   EXPECT_FALSE(j.contains("truncated"));
 
@@ -113,10 +114,10 @@ TEST(ReportJsonTest, NullsForUnknowns) {
   f.thread.tid = 77;
   f.thread.goroutine = 12;
   Stack* s = f.AddStack("access");
-  AddFrames(s, {MakeFrame(0x401000, "main.main", "/src/main.go", 5, kProg, 0x1000,
-                          FrameLang::kGo, false, true),
-                MakeFrame(0x402000, "main._Cfunc_free", nullptr, 0, kProg, 0x2000,
-                          FrameLang::kGo, true, false)});
+  AddFrames(s, {MakeFrame(0x401000, "main.main", "/src/main.go", 5, kProg, 0x1000, FrameLang::kGo,
+                          false, true),
+                MakeFrame(0x402000, "main._Cfunc_free", nullptr, 0, kProg, 0x2000, FrameLang::kGo,
+                          true, false)});
   ProcessInfo p;
   p.pid = 1;
   json j = Parse(JsonText(f, p));
@@ -124,8 +125,11 @@ TEST(ReportJsonTest, NullsForUnknowns) {
   EXPECT_EQ(j["access"], json({{"type", "free"}, {"size", nullptr}}));
   EXPECT_TRUE(j["object"].is_null());
   EXPECT_EQ(j["thread"], json({{"tid", 77}, {"name", ""}, {"goroutine", 12}}));
-  EXPECT_EQ(j["process"], json({{"pid", 1}, {"argv", json::array()}, {"exe", nullptr},
-                                {"build_id", nullptr}}));
+  EXPECT_EQ(j["process"], json({{"pid", 1},
+                                {"argv", json::array()},
+                                {"exe", nullptr},
+                                {"build_id", nullptr},
+                                {"go", nullptr}}));
   EXPECT_EQ(j["stacks"]["access"][0]["lang"], "go");
   EXPECT_EQ(j["stacks"]["access"][0]["inlined"], true);
   EXPECT_EQ(j["stacks"]["access"][1]["glue"], true);
@@ -161,9 +165,9 @@ TEST(JsonEscapeTest, ValidUtf8PassesInvalidBecomesReplacement) {
   EXPECT_EQ(Escaped("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80"),
             "\"h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80\"");
   EXPECT_EQ(Escaped("\xff"), R"("\ufffd")");
-  EXPECT_EQ(Escaped("\xe2\x82"), R"("\ufffd\ufffd")");              // cut sequence
-  EXPECT_EQ(Escaped("\xc0\xaf"), R"("\ufffd\ufffd")");              // overlong '/'
-  EXPECT_EQ(Escaped("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");    // surrogate
+  EXPECT_EQ(Escaped("\xe2\x82"), R"("\ufffd\ufffd")");                      // cut sequence
+  EXPECT_EQ(Escaped("\xc0\xaf"), R"("\ufffd\ufffd")");                      // overlong '/'
+  EXPECT_EQ(Escaped("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");            // surrogate
   EXPECT_EQ(Escaped("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");  // > U+10FFFF
 }
 
@@ -295,9 +299,9 @@ TEST(ReportJsonTest, RandomBytesAndCapacitiesAlwaysGiveValidJson) {
       Stack* st = f->AddStack(pick());
       int n = static_cast<int>(rng() % (kMaxFramesPerStack + 1));
       for (int i = 0; i < n; ++i) {
-        st->frames[st->num_frames++] = MakeFrame(rng(), rng() % 4 ? pick() : nullptr,
-                                                 rng() % 2 ? pick() : nullptr,
-                                                 static_cast<int>(rng() % 100), pick(), rng());
+        st->frames[st->num_frames++] =
+            MakeFrame(rng(), rng() % 4 ? pick() : nullptr, rng() % 2 ? pick() : nullptr,
+                      static_cast<int>(rng() % 100), pick(), rng());
       }
     }
     std::vector<const char*> argv;
