@@ -72,6 +72,15 @@ class Exports(CgosanTestCase):
                                 f"NEEDED {lib} would be loaded into every target")
 
 
+    def test_no_dynamic_initializers(self):
+        # malloc may run before the preload's constructor (other libraries' constructors
+        # call it first); a C++ dynamic initializer running after that would reset the
+        # tables malloc already filled. Every global must be constant-initialised.
+        out = subprocess.run(["objdump", "-d", lib_path()], capture_output=True, text=True,
+                             check=True).stdout
+        self.assertEqual(re.findall(r"<(_GLOBAL__sub_I[^>]*)>:", out), [])
+
+
 class Resolution(CgosanTestCase):
     def test_unwind_and_backtrace_resolve_to_libgcc_s_and_glibc(self):
         pre, _ = self.assertSameAsPlain([compile_c("symbol_resolution")])
