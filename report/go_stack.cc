@@ -54,7 +54,7 @@ struct Walk {
 
 // The goroutine's frames from the SP that asmcgocall saved in g.sched.sp (or that a
 // callback's fake frame restores), through callbacks, to runtime.goexit.
-void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, Walk* w);
+void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, Walk* w);
 
 // At a frame of runtime.cgocallback (pc, sp on the goroutine stack): the C code that called
 // Go is on the g0 stack below g0.sched.sp; after it, the goroutine's outer frames.
@@ -82,18 +82,40 @@ void CrossCallback(uintptr_t m, uintptr_t g, uintptr_t pc, uintptr_t sp, const S
   w->n += Unwinder::CaptureCFramesFrom(cpc, csp, cbp, w->pcs + w->n, w->max - w->n);
   // A C thread that called into Go has no goroutine below its C frames; a cgo call does:
   // the C frames end in the outer runtime.asmcgocall.
-  if (w->n > 0 && g_asmcgocall.Contains(w->pcs[w->n - 1])) WalkGoroutine(m, g, outer_sp, w);
+  // There, 1.21+ asmcgocall saved the goroutine's frame pointer at the saved SP; 1.19 has
+  // none to start from and walks by SP deltas.
+  if (w->n > 0 && g_asmcgocall.Contains(w->pcs[w->n - 1])) {
+    WalkGoroutine(m, g, outer_sp, g_layout->asmcgocall_has_frame ? outer_sp : 0, w);
+  }
 }
 
-void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, Walk* w) {
+void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, Walk* w) {
   StackBounds gs = BoundsOf(g);
   uintptr_t slot = saved_sp + g_layout->cgocall_return_slot;
   if (!gs.Holds(slot)) return;
   uintptr_t pc = Load<uintptr_t>(slot);
+  if (!g_cgocall.Contains(pc)) return;
+  w->Add(pc);
+  if (bp != 0) {
+    // The fast path, taken on every malloc/free made in a cgo call: Go keeps frame
+    // pointers, [bp] is the caller's bp and [bp+8] the return address.
+    for (int frames = 0; frames < kMaxFramesPerStack && !w->Full() && gs.Holds(bp, 16); ++frames) {
+      uintptr_t ret = Load<uintptr_t>(bp + 8);
+      uintptr_t next = Load<uintptr_t>(bp);
+      if (ret == 0) return;
+      w->Add(ret);
+      if (g_goexit.Contains(ret)) return;
+      // The frame that returns into cgocallback is cgocallbackg's: cgocallback's SP is
+      // just above that return address.
+      if (g_cgocallback.Contains(ret)) return CrossCallback(m, g, ret, bp + 16, gs, w);
+      if (next <= bp) return;
+      bp = next;
+    }
+    return;
+  }
+  // Without a frame pointer to start from: the pclntab's SP deltas, as Go's traceback does.
   uintptr_t sp = slot + 8;
   for (int frames = 0; frames < kMaxFramesPerStack && !w->Full(); ++frames) {
-    if (frames == 0 && !g_cgocall.Contains(pc)) return;
-    w->Add(pc);
     if (g_goexit.Contains(pc)) return;
     if (g_cgocallback.Contains(pc)) return CrossCallback(m, g, pc, sp, gs, w);
     int32_t delta = SpDeltaAt(pc, true);
@@ -102,6 +124,7 @@ void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, Walk* w) {
     if (ret == 0) return;
     sp = sp + delta + 8;
     pc = ret;
+    w->Add(pc);
   }
 }
 
@@ -145,7 +168,7 @@ int GoStack::ContinueFromCgoCall(uintptr_t* pcs, int n, int max) {
   uintptr_t g = Load<uintptr_t>(m + l->m_curg);
   if (!Plausible(g) || g == g0) return n;
   Walk w{pcs, n, max};
-  WalkGoroutine(m, g, Load<uintptr_t>(g + l->g_sched_sp), &w);
+  WalkGoroutine(m, g, Load<uintptr_t>(g + l->g_sched_sp), Load<uintptr_t>(g + l->g_sched_bp), &w);
   return w.n;
 }
 

@@ -5,7 +5,8 @@
 // through its Go frames (Go keeps frame pointers on amd64). That chain is walked inside
 // the goroutine's stack bounds only, so a bad value ends the walk instead of faulting.
 //
-// Go frames are walked with the pclntab's SP deltas, as Go's own traceback does. At
+// Go frames are walked by their frame pointers (Go keeps them on amd64), or by the
+// pclntab's SP deltas, as Go's own traceback does, where no frame pointer is known. At
 // runtime.cgocallback (C called Go) the walk crosses back onto the g0 stack: crosscall2, the
 // C frames that called Go (libunwind from the registers crosscall2 saved), and, when those
 // end in an outer runtime.asmcgocall, the goroutine's outer frames. The g/m offsets come
