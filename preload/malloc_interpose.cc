@@ -14,6 +14,7 @@
 #include "preload/report_arena.h"
 #include "preload/thread_state.h"
 #include "report/report_writer.h"
+#include "shadow/base/internal_mmap.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
 #include "shadow/guarded_pool.h"
@@ -129,12 +130,6 @@ HeapBlock LiveBlockOrReport(void* ptr) {
 
 bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
-size_t PageSizeCached() {
-  static size_t page = 0;
-  if (!page) page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
-
 }  // namespace
 }  // namespace cgosan
 
@@ -208,10 +203,10 @@ CGOSAN_EXPORT void* memalign(size_t alignment, size_t size) {
   return Allocate(size, a, false, CALLER);
 }
 
-CGOSAN_EXPORT void* valloc(size_t size) { return Allocate(size, PageSizeCached(), false, CALLER); }
+CGOSAN_EXPORT void* valloc(size_t size) { return Allocate(size, PageSize(), false, CALLER); }
 
 CGOSAN_EXPORT void* pvalloc(size_t size) {
-  size_t page = PageSizeCached();
+  size_t page = PageSize();
   size_t rounded = (size + page - 1) & ~(page - 1);
   if (rounded < size) {
     errno = ENOMEM;

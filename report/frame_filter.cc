@@ -13,11 +13,6 @@ bool StartsWith(const char* s, const char* prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-const char* Basename(const char* path) {
-  const char* slash = strrchr(path, '/');
-  return slash ? slash + 1 : path;
-}
-
 // `name` equals `want`, optionally followed by a symbol version ("malloc@@GLIBC_2.2.5").
 bool NameIs(const char* name, const char* want) {
   size_t n = strlen(want);

@@ -132,11 +132,12 @@ void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, W
 
 bool GoStack::Init() {
   g_layout = GoRuntime::Layout();
-  g_asmcgocall = GoRuntime::Asmcgocall();
-  g_cgocall = GoRuntime::Cgocall();
-  g_cgocallback = GoRuntime::Function("runtime.cgocallback");
-  g_crosscall2 = GoRuntime::Function("crosscall2");
-  g_goexit = GoRuntime::Function("runtime.goexit");
+  const RuntimeFunctions& f = GoRuntime::Functions();
+  g_asmcgocall = f.asmcgocall;
+  g_cgocall = f.cgocall;
+  g_cgocallback = f.cgocallback;
+  g_crosscall2 = f.crosscall2;
+  g_goexit = f.goexit;
   return g_layout != nullptr && GoRuntime::Table() != nullptr;
 }
 

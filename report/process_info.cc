@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "report/report_internal.h"
 #include "report/report_writer.h"
 #include "report/symbolizer.h"
 #include "shadow/base/raw_io.h"
@@ -28,11 +29,6 @@ struct ProcessStorage {
 };
 ProcessStorage g_process =
     {};  // constant-initialised: the preload fills it before dynamic initialisers run
-
-const char* Basename(const char* path) {
-  const char* slash = strrchr(path, '/');
-  return slash ? slash + 1 : path;
-}
 
 void ReadExe(ProcessStorage* p) {
   long n = syscall(SYS_readlink, "/proc/self/exe", p->exe, sizeof(p->exe) - 1);

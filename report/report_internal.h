@@ -6,11 +6,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "report/finding.h"
 #include "shadow/base/text_buffer.h"
 
 namespace cgosan {
+
+// The last component of a path ("libc.so.6" of "/usr/lib/x86_64-linux-gnu/libc.so.6").
+inline const char* Basename(const char* path) {
+  const char* slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
 
 // The one rule for "a frame the user wrote": not cgosan's own, not the allocator, not libc
 // or the dynamic loader, not the Go runtime, not cgo glue. The signature and the SUMMARY

@@ -11,11 +11,6 @@ namespace {
 
 constexpr int kSignatureFrames = 3;
 
-const char* Basename(const char* path) {
-  const char* slash = strrchr(path, '/');
-  return slash ? slash + 1 : path;
-}
-
 // cgo compiles a static C function of the preamble into its `_cgo_<hash>_Cfunc_<name>`
 // wrapper: when the access happened right there, the user's code is that function, and it
 // is named as the user wrote it.

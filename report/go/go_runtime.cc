@@ -11,7 +11,7 @@ GoBinaryInfo g_binary;
 Pclntab g_table;
 bool g_table_ok = false;
 const GoRuntimeLayout* g_layout = nullptr;
-CodeRange g_asmcgocall, g_cgocall;
+RuntimeFunctions g_functions;
 char g_off_reason[160] = "not attached";
 
 void SetOff(const char* a, const char* b = "") {
@@ -22,20 +22,25 @@ void SetOff(const char* a, const char* b = "") {
   g_off_reason[n] = '\0';
 }
 
-// The function called `name` in the pclntab (pclntab names carry no ABI suffix).
-CodeRange FindByName(const char* name) {
-  CodeRange r;
+// The runtime functions, by their pclntab names (which carry no ABI suffix).
+void FindRuntimeFunctions(RuntimeFunctions* out) {
+  struct Wanted {
+    const char* name;
+    CodeRange* range;
+  } wanted[] = {{"runtime.asmcgocall", &out->asmcgocall},
+                {"runtime.cgocall", &out->cgocall},
+                {"runtime.cgocallback", &out->cgocallback},
+                {"crosscall2", &out->crosscall2},
+                {"runtime.goexit", &out->goexit}};
   GoFuncInfo f;
   for (uint64_t i = 0; i < g_table.nfunc(); ++i) {
     if (!g_table.FindFuncByIndex(i, &f)) continue;
     const char* fn = g_table.FuncName(f);
-    if (fn && strcmp(fn, name) == 0) {
-      r.begin = f.entry;
-      r.end = f.end;
-      break;
+    if (fn == nullptr) continue;
+    for (Wanted& w : wanted) {
+      if (w.range->begin == 0 && strcmp(fn, w.name) == 0) *w.range = CodeRange{f.entry, f.end};
     }
   }
-  return r;
 }
 
 }  // namespace
@@ -50,20 +55,19 @@ bool GoRuntime::Attach() {
     SetOff("the Go pclntab could not be read");
     return false;
   }
-  g_asmcgocall = FindByName("runtime.asmcgocall");
-  g_cgocall = FindByName("runtime.cgocall");
+  FindRuntimeFunctions(&g_functions);
   const GoRuntimeLayout* layout =
       FindGoRuntimeLayout(g_binary.go_major == 1 ? g_binary.go_minor : 0);
   if (!layout) {
     SetOff("unsupported Go version ", g_binary.version[0] ? g_binary.version : "(unknown)");
     return false;
   }
-  if (!g_asmcgocall.begin || !g_cgocall.begin) {
+  if (!g_functions.asmcgocall.begin || !g_functions.cgocall.begin) {
     SetOff("runtime.asmcgocall or runtime.cgocall not in the pclntab");
     return false;
   }
-  size_t size = g_asmcgocall.end - g_asmcgocall.begin;
-  if (!AsmcgocallMatchesLayout(reinterpret_cast<const uint8_t*>(g_asmcgocall.begin),
+  size_t size = g_functions.asmcgocall.end - g_functions.asmcgocall.begin;
+  if (!AsmcgocallMatchesLayout(reinterpret_cast<const uint8_t*>(g_functions.asmcgocall.begin),
                                size < 64 ? size : 64, *layout)) {
     SetOff("runtime.asmcgocall does not match the layout of ", g_binary.version);
     return false;
@@ -76,11 +80,7 @@ bool GoRuntime::Attach() {
 const Pclntab* GoRuntime::Table() { return g_table_ok ? &g_table : nullptr; }
 const GoRuntimeLayout* GoRuntime::Layout() { return g_layout; }
 const GoBinaryInfo& GoRuntime::Binary() { return g_binary; }
-CodeRange GoRuntime::Asmcgocall() { return g_asmcgocall; }
-CodeRange GoRuntime::Cgocall() { return g_cgocall; }
-CodeRange GoRuntime::Function(const char* name) {
-  return g_table_ok ? FindByName(name) : CodeRange();
-}
+const RuntimeFunctions& GoRuntime::Functions() { return g_functions; }
 const char* GoRuntime::OffReason() { return g_off_reason; }
 
 }  // namespace cgosan

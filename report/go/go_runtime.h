@@ -18,6 +18,11 @@ struct CodeRange {
   bool Contains(uintptr_t pc) const { return pc >= begin && pc < end; }
 };
 
+// The runtime functions the unwinder recognises, found in one pass over the pclntab.
+struct RuntimeFunctions {
+  CodeRange asmcgocall, cgocall, cgocallback, crosscall2, goexit;
+};
+
 class GoRuntime {
  public:
   // Not async-signal-safe. Returns whether the Go features are on.
@@ -28,10 +33,7 @@ class GoRuntime {
   // The runtime layout, or nullptr when the version is unknown or failed the check.
   static const GoRuntimeLayout* Layout();
   static const GoBinaryInfo& Binary();
-  static CodeRange Asmcgocall();
-  static CodeRange Cgocall();
-  // Any function by its Go name (a scan of the pclntab: for attach time only).
-  static CodeRange Function(const char* name);
+  static const RuntimeFunctions& Functions();
   // Why the Go features are off ("" when they are on).
   static const char* OffReason();
 };
