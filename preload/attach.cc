@@ -10,7 +10,12 @@
 
 #include "preload/cgo_calls.h"
 #include "preload/fault_handler.h"
+#include "preload/go_fault.h"
+#include "preload/go_memory_hooks.h"
 #include "preload/go_runtime_hooks.h"
+#include "preload/hooks/hook_engine.h"
+#include "preload/hooks/tracer.h"
+#include "preload/mapping_limit.h"
 #include "preload/process_state.h"
 #include "preload/signal_table.h"
 #include "preload/thread_state.h"
@@ -21,6 +26,8 @@
 #include "shadow/base/raw_io.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
+#include "shadow/go/go_heap.h"
+#include "shadow/go/map_arrays.h"
 #include "shadow/guarded_pool.h"
 #include "shadow/options.h"
 
@@ -76,13 +83,32 @@ void ConfigureHeap() {
 int g_intercepted_cgo_functions = 0;
 bool g_cgo_guard_fell_back = false;
 int g_runtime_hooks = 0;
+int g_go_memory_hooks = 0;
+// Freed Go ranges remembered (efence frees of large objects and stacks; the newest win).
+constexpr size_t kMaxFreedGoRanges = size_t{1} << 20;
 
 void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
   CHeap::UnlockAllAfterFork();
   t_state.tid = 0;  // the child's only thread has a new tid
+  GoHeap::ResetAfterFork();
+  MapArrays::ResetAfterFork();
   CollectProcessInfo();
+}
+
+// Said whatever the verbosity: under a debugger the runtime hooks (int3 breakpoints) are off
+// unless forced, and when forced every hit stops the debugger.
+void WarnIfTraced() {
+  if (GoMemoryHooks::OffForDebugger()) {
+    PrintLine(
+        "note: a debugger is attached, so cgosan's runtime hooks are off: C accesses to "
+        "relocated map arrays are reported as freed Go heap (go_hooks=1 forces the hooks on)");
+  } else if (HookEngine::Installed() > 0 && TracerAttached()) {
+    PrintLine(
+        "note: a debugger is attached and go_hooks=1: every runtime hook hit is a SIGTRAP "
+        "that stops it");
+  }
 }
 
 void SayAttached() {
@@ -131,6 +157,7 @@ void SayAttached() {
     line.Append(", not a Go program");
   }
   PrintLine(line.data());
+  if (IsGoProcess()) PrintLine(GoMemoryHooks::Describe());
 }
 
 __attribute__((constructor(101))) void AttachPreload() {
@@ -155,7 +182,11 @@ __attribute__((constructor(101))) void AttachPreload() {
       GoRuntime::Attach();
       GoStack::Init();
       g_intercepted_cgo_functions = CgoCalls::Attach();
+      SetGoClockStart();
+      GoHeap::Init(kMaxFreedGoRanges);  // before the runtime's mmaps are redirected to it
+      MappingLimit::Init();
       g_runtime_hooks = GoRuntimeHooks::Attach();
+      g_go_memory_hooks = GoMemoryHooks::Attach();
       // guard=cgo needs interception to know which blocks are allocated for Go; without it
       // (no symbol table) every block is guarded rather than none of Go's.
       if (g_intercepted_cgo_functions == 0 && GetOptions().guard_mode() == GuardMode::kCgo) {
@@ -167,6 +198,7 @@ __attribute__((constructor(101))) void AttachPreload() {
   }
   SetPreloadReady();
   SayAttached();
+  WarnIfTraced();
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "preload/findings.h"
+#include "preload/go_fault.h"
+#include "preload/process_state.h"
 #include "preload/signal_table.h"
 #include "preload/thread_state.h"
 #include "report/report_writer.h"
@@ -31,6 +33,16 @@ __thread uintptr_t t_reported_pc __attribute__((tls_model("initial-exec")));
   _exit(static_cast<int>(GetOptions().exitcode));
 }
 
+// Reported already and the program's handler returned: end as promised.
+[[noreturn]] void EndAfterReportedFault() { _exit(static_cast<int>(GetOptions().exitcode)); }
+
+void RememberReported(uintptr_t addr, uintptr_t pc, int sig) {
+  t_reported_addr = addr;
+  t_reported_pc = pc;
+  if (!SignalTable::ProgramHasHandler(sig)) _exit(static_cast<int>(GetOptions().exitcode));
+  // The program's own handler ends it its way (Go prints its crash and exits 2).
+}
+
 }  // namespace
 
 void OnFaultSignal(int sig, siginfo_t* info, void* ucontext) {
@@ -39,21 +51,29 @@ void OnFaultSignal(int sig, siginfo_t* info, void* ucontext) {
   uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
   auto* uc = static_cast<ucontext_t*>(ucontext);
   uintptr_t pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  if (info->si_code > 0 && GuardedPool::Contains(addr)) {
-    if (addr == t_reported_addr && pc == t_reported_pc) {
-      // Reported already and the program's handler returned: end as promised.
-      _exit(static_cast<int>(GetOptions().exitcode));
-    }
+  bool synchronous = info->si_code > 0;
+  if (synchronous && GuardedPool::Contains(addr)) {
+    if (addr == t_reported_addr && pc == t_reported_pc) EndAfterReportedFault();
     PoolFaultInfo explained = GuardedPool::ExplainFault(addr);
     if (explained.kind == PoolFaultInfo::kUseAfterFree ||
         explained.kind == PoolFaultInfo::kOverflow) {
       if (!AcquireReportLock()) DieInsideCgosan(sig, info);
       ReportPoolFault(explained, sig, info, ucontext);
       ReleaseReportLock();
-      t_reported_addr = addr;
-      t_reported_pc = pc;
-      if (!SignalTable::ProgramHasHandler(sig)) _exit(static_cast<int>(GetOptions().exitcode));
-      // The program's own handler ends it its way (Go prints its crash and exits 2).
+      RememberReported(addr, pc, sig);
+    }
+  } else if (synchronous && IsGoProcess()) {
+    // Static: the explanation holds two records, too much for Go's 32 KiB signal stack
+    // next to the report; faults are reported one at a time under the report lock anyway.
+    static GoFaultExplanation explained;
+    if (addr == t_reported_addr && pc == t_reported_pc) EndAfterReportedFault();
+    if (!AcquireReportLock()) DieInsideCgosan(sig, info);
+    if (ExplainGoFault(addr, &explained)) {
+      ReportGoFault(explained, sig, info, ucontext);
+      ReleaseReportLock();
+      RememberReported(addr, pc, sig);
+    } else {
+      ReleaseReportLock();
     }
   }
   SignalTable::DeliverToProgram(sig, info, ucontext);

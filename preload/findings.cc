@@ -10,9 +10,11 @@
 #include <atomic>
 
 #include "preload/cgo_calls.h"
+#include "preload/go_fault.h"
 #include "preload/process_state.h"
 #include "preload/thread_state.h"
 #include "report/go_stack.h"
+#include "report/go/go_type_name.h"
 #include "report/report_writer.h"
 #include "report/symbolizer.h"
 #include "report/unwinder.h"
@@ -240,12 +242,11 @@ void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
   EndAfterFreeFinding();
 }
 
-void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* ucontext) {
+// The access that faulted: address, pc, read or write, and the stack from the signal's
+// context (C frames, then the goroutine's when the fault is in a cgo call).
+void SetFaultingAccess(Finding* f, siginfo_t* si, void* ucontext) {
   auto* uc = static_cast<ucontext_t*>(ucontext);
   uintptr_t addr = reinterpret_cast<uintptr_t>(si->si_addr);
-  Finding* f =
-      BeginFinding(info.kind == PoolFaultInfo::kUseAfterFree ? FindingKind::kHeapUseAfterFree
-                                                             : FindingKind::kHeapBufferOverflow);
   f->has_address = true;
   f->address = addr;
   f->pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
@@ -262,8 +263,48 @@ void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* uc
     s->tid = CurrentTid();
     Symbolizer::SymbolizeStack(pcs, n, true, s);
   }
-  SetObject(f, info.block, addr);
+}
+
+void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* ucontext) {
+  Finding* f =
+      BeginFinding(info.kind == PoolFaultInfo::kUseAfterFree ? FindingKind::kHeapUseAfterFree
+                                                             : FindingKind::kHeapBufferOverflow);
+  SetFaultingAccess(f, si, ucontext);
+  SetObject(f, info.block, f->address);
   AddBlockStacks(f, info.block);
+  WriteReport(*f);
+}
+
+void ReportGoFault(const GoFaultExplanation& ex, int sig, siginfo_t* si, void* ucontext) {
+  Finding* f = BeginFinding(ex.kind);
+  SetFaultingAccess(f, si, ucontext);
+  const GoFreedRange& freed = ex.freed;
+  f->has_object = true;
+  f->object_base = ex.has_map ? ex.map.base : freed.base;
+  f->object_size = ex.has_map ? ex.map.size : freed.size;
+  f->object_offset = static_cast<int64_t>(f->address - f->object_base);
+  f->go.gc_cycle = freed.gc_cycle;
+  f->go.freed_ms = GoMillisSinceStart(freed.freed_ns);
+  if (ex.has_map) {
+    const MapArrayRecord& m = ex.map;
+    f->region = Region::kMapBuckets;
+    f->go.map_address = m.map;
+    if (m.type) GoTypeName(m.type, f->go.map_type, sizeof(f->go.map_type));
+    f->go.array_kind = m.swiss ? "group array" : "bucket array";
+    f->go.map_state = MapArrayStateName(m.state);
+    if (m.event_stack) {
+      AddDepotStack(f, m.state == MapArrayState::kCleared ? "clear" : "relocation", m.event_stack,
+                    0);
+    }
+    if (m.alloc_stack) AddDepotStack(f, "alloc", m.alloc_stack, 0);
+  } else if (freed.kind == GoFreedKind::kStack) {
+    f->region = Region::kGoStack;
+    f->go.goroutine = freed.goroutine;
+    f->go.stack_moved = freed.stack_moved;
+    if (freed.stack) AddDepotStack(f, "free", freed.stack, 0);
+  } else {
+    f->region = Region::kGoHeap;
+  }
   WriteReport(*f);
 }
 

@@ -23,6 +23,11 @@ StackId CaptureStackId();
 // caller then chains to the program's handler or exits.
 void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* ucontext);
 
+// A fault in freed or relocated Go memory (go_fault.h). Returns after the report has been
+// written, like ReportPoolFault.
+struct GoFaultExplanation;
+void ReportGoFault(const GoFaultExplanation& explained, int sig, siginfo_t* si, void* ucontext);
+
 // Serializes reports. Acquire returns false when this very thread is already reporting
 // (a fault inside cgosan's own report code).
 bool AcquireReportLock();

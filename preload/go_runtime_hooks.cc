@@ -8,10 +8,15 @@
 
 #include <cstdint>
 
+#include <sys/mman.h>
+
+#include "preload/go_memory_hooks.h"
+#include "preload/mapping_limit.h"
 #include "preload/thread_state.h"
 #include "report/elf_reader.h"
 #include "report/elf_symbols.h"
 #include "report/main_executable.h"
+#include "shadow/go/go_heap.h"
 #include "shadow/go_mappings.h"
 
 namespace cgosan {
@@ -29,7 +34,13 @@ uintptr_t GoMmap(void* addr, uintptr_t length, int32_t prot, int32_t flags, int3
                  uint32_t offset) {
   uintptr_t result = g_mmap(addr, length, prot, flags, fd, offset);
   // x_cgo_mmap returns errno (a small number) on failure.
-  if (result >= 4096) GoMappings::Add(result, length);
+  if (result < 4096) return result;
+  MappingLimit::OnRuntimeMmap();
+  GoMappings::Add(result, length);
+  GoHeap::NoteRuntimeMmap(result, length, prot, flags);
+  // runtime.sysFault is the runtime's only PROT_NONE mapping over memory it already has
+  // (sysReserve passes no MAP_FIXED): up to Go 1.22 this is how efence frees show.
+  if (prot == PROT_NONE && (flags & MAP_FIXED)) GoMemoryHooks::NoteEfenceFree(result, length);
   return result;
 }
 

@@ -1,4 +1,5 @@
-// The interposed sigaction() and signal(): the program's view of SIGSEGV/SIGBUS goes to the
+// The interposed sigaction() and signal(): the program's view of the signals cgosan has a
+// handler in front for (SIGSEGV/SIGBUS, SIGTRAP with the hook engine on) goes to the
 // SignalTable; every other signal, and everything before attach, goes to glibc.
 #include <errno.h>
 #include <signal.h>
@@ -11,7 +12,7 @@
 using cgosan::SignalTable;
 
 CGOSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-  if (!SignalTable::Owns(sig) || !SignalTable::Installed()) {
+  if (!SignalTable::Owns(sig) || !SignalTable::Installed(sig)) {
     return SignalTable::RealSigaction(sig, act, old);
   }
   SignalTable::Exchange(sig, act, old);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <initializer_list>
 
 #include "shadow/base/spin_lock.h"
 
@@ -23,8 +24,7 @@ struct Recorded {
 
 Recorded g_recorded[_NSIG];
 SpinLock g_write_lock;
-bool g_installed = false;
-constexpr int kOwnedSignals[] = {SIGSEGV, SIGBUS};
+std::atomic<bool> g_installed[_NSIG];
 
 struct sigaction ReadRecorded(int sig) {
   Recorded& r = g_recorded[sig];
@@ -57,7 +57,9 @@ void ApplyDefault(int sig, siginfo_t* info) {
   memset(&dfl, 0, sizeof(dfl));
   dfl.sa_handler = SIG_DFL;
   __sigaction(sig, &dfl, nullptr);
-  if (IsSynchronousFault(info)) return;  // returning re-executes the faulting instruction
+  // Returning re-executes a faulting instruction; a trap has already executed (int3 leaves
+  // the pc after it), so SIGTRAP is raised again instead.
+  if (IsSynchronousFault(info) && sig != SIGTRAP) return;
   sigset_t unblock;
   sigemptyset(&unblock);
   sigaddset(&unblock, sig);
@@ -71,25 +73,34 @@ int SignalTable::RealSigaction(int sig, const struct sigaction* act, struct siga
   return __sigaction(sig, act, old);
 }
 
-void SignalTable::InstallHandlers(void (*handler)(int, siginfo_t*, void*)) {
+bool SignalTable::InstallHandler(int sig, Handler handler) {
+  if (!Owns(sig)) return false;
   struct sigaction ours;
   memset(&ours, 0, sizeof(ours));
   ours.sa_sigaction = handler;
-  // SA_NODEFER and an unblocked SIGSEGV/SIGBUS: a fault inside cgosan's own handler
-  // re-enters it (and gets a one-line message) instead of killing the process silently.
+  // SA_NODEFER and unblocked synchronous signals: a fault inside cgosan's own handler
+  // re-enters it (and gets a one-line message) instead of killing the process silently, and
+  // an int3 hit from inside a handler reaches the hook engine.
   ours.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigfillset(&ours.sa_mask);
-  sigdelset(&ours.sa_mask, SIGSEGV);
-  sigdelset(&ours.sa_mask, SIGBUS);
+  for (int s : {SIGSEGV, SIGBUS, SIGTRAP, SIGILL, SIGFPE}) sigdelset(&ours.sa_mask, s);
   SpinLockGuard guard(g_write_lock);
-  for (int sig : kOwnedSignals) {
-    struct sigaction previous;
-    if (__sigaction(sig, &ours, &previous) == 0) WriteRecordedLocked(sig, previous);
-  }
-  g_installed = true;
+  struct sigaction previous;
+  if (__sigaction(sig, &ours, &previous) != 0) return false;
+  // Installed twice (a second Init): the program's action is already recorded.
+  if (!g_installed[sig].load(std::memory_order_relaxed)) WriteRecordedLocked(sig, previous);
+  g_installed[sig].store(true, std::memory_order_release);
+  return true;
 }
 
-bool SignalTable::Installed() { return g_installed; }
+void SignalTable::InstallHandlers(Handler handler) {
+  InstallHandler(SIGSEGV, handler);
+  InstallHandler(SIGBUS, handler);
+}
+
+bool SignalTable::Installed(int sig) {
+  return sig > 0 && sig < _NSIG && g_installed[sig].load(std::memory_order_acquire);
+}
 
 void SignalTable::Exchange(int sig, const struct sigaction* act, struct sigaction* old) {
   SpinLockGuard guard(g_write_lock);

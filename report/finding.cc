@@ -15,6 +15,12 @@ const char* FindingKindName(FindingKind kind) {
       return "double-free";
     case FindingKind::kInvalidFree:
       return "invalid-free";
+    case FindingKind::kGoHeapUseAfterFree:
+      return "go-heap-use-after-free";
+    case FindingKind::kGoStackUseAfterFree:
+      return "go-stack-use-after-free";
+    case FindingKind::kMapBucketUseAfterRelocation:
+      return "map-bucket-use-after-relocation";
   }
   return "unknown";
 }

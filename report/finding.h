@@ -15,6 +15,9 @@ enum class FindingKind {
   kHeapBufferOverflow,
   kDoubleFree,
   kInvalidFree,
+  kGoHeapUseAfterFree,           // "go-heap-use-after-free": a Go heap range freed by the GC
+  kGoStackUseAfterFree,          // "go-stack-use-after-free": a freed or moved goroutine stack
+  kMapBucketUseAfterRelocation,  // "map-bucket-use-after-relocation"
 };
 const char* FindingKindName(FindingKind kind);  // "heap-use-after-free", ...
 
@@ -44,8 +47,11 @@ constexpr int kMaxFramesPerStack = 128;
 constexpr int kMaxStacks = 6;
 
 struct Stack {
-  const char* name = nullptr;  // "access", "alloc", "free", ...
-  pid_t tid = 0;               // thread that made it (0: unknown)
+  // "access", "alloc", "free", and for map arrays "relocation" (the Go stack whose insert
+  // grew the map) or "clear" (whose clear reused the array).
+  const char* name = nullptr;
+  pid_t tid = 0;           // thread that made it (0: unknown)
+  int64_t goroutine = -1;  // goroutine that made it (-1: unknown or none)
   int num_frames = 0;
   Frame frames[kMaxFramesPerStack];
 };
@@ -54,6 +60,24 @@ struct ThreadInfo {
   pid_t tid = 0;
   char name[32] = {};
   int64_t goroutine = -1;  // -1: none / not a Go thread
+};
+
+// What cgosan knows about the Go memory a finding is about (regions kGoHeap, kGoStack,
+// kMapBuckets). Unknown fields keep their defaults and are printed as unknown (JSON null).
+struct GoObject {
+  // When the range was freed (efence faulted it): the GC cycles completed by then
+  // (0: unknown) and milliseconds since the process started (-1: unknown).
+  uint64_t gc_cycle = 0;
+  int64_t freed_ms = -1;
+  // Goroutine stacks: the goroutine whose stack it was (-1: unknown) and whether it was
+  // freed because the stack grew and was copied elsewhere (moved) rather than released.
+  int64_t goroutine = -1;
+  bool stack_moved = false;
+  // Map arrays (region kMapBuckets).
+  uintptr_t map_address = 0;
+  char map_type[128] = {};           // as Go prints it, "map[int]int"; "" when unknown
+  const char* array_kind = nullptr;  // "bucket array" (hmap) or "group array" (Swiss map)
+  const char* map_state = nullptr;   // "relocated", "cleared", "relocating", "live"
 };
 
 struct Finding {
@@ -86,6 +110,8 @@ struct Finding {
   int num_cgo_go_pointers = 0;  // Go pointers among the call's arguments
   uintptr_t cgo_go_pointers[4] = {};
 
+  GoObject go;  // Go memory details; meaningful for the Go regions only
+
   ThreadInfo thread;
   int num_stacks = 0;
   Stack stacks[kMaxStacks];
@@ -110,6 +136,7 @@ struct Finding {
     cgo_frame = 0;
     cgo_frame_size = 0;
     num_cgo_go_pointers = 0;
+    go = GoObject();
     thread = ThreadInfo();
     num_stacks = 0;
   }
@@ -118,6 +145,8 @@ struct Finding {
     if (num_stacks >= kMaxStacks) return nullptr;
     Stack* s = &stacks[num_stacks++];
     s->name = name;
+    s->tid = 0;
+    s->goroutine = -1;
     s->num_frames = 0;
     return s;
   }

@@ -52,6 +52,19 @@ struct Walk {
   bool Full() const { return n >= max; }
 };
 
+// Return addresses along a frame pointer chain ([bp] the caller's bp, [bp+8] the return
+// address), inside the goroutine's stack, to runtime.goexit.
+void WalkFramePointers(const StackBounds& gs, uintptr_t bp, Walk* w) {
+  for (int frames = 0; frames < kMaxFramesPerStack && !w->Full() && gs.Holds(bp, 16); ++frames) {
+    uintptr_t ret = Load<uintptr_t>(bp + 8);
+    uintptr_t next = Load<uintptr_t>(bp);
+    if (ret == 0) return;
+    w->Add(ret);
+    if (g_goexit.Contains(ret) || next <= bp) return;
+    bp = next;
+  }
+}
+
 // The goroutine's frames from the SP that asmcgocall saved in g.sched.sp (or that a
 // callback's fake frame restores), through callbacks, to runtime.goexit.
 void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, Walk* w);
@@ -141,20 +154,65 @@ bool GoStack::Init() {
   return g_layout != nullptr && GoRuntime::Table() != nullptr;
 }
 
-int64_t GoStack::CurrentGoroutineId() {
+uintptr_t GoStack::CurrentGoroutine() {
   const GoRuntimeLayout* l = g_layout;
-  if (!l) return -1;
+  if (!l) return 0;
   uintptr_t g;
   asm volatile("movq %%fs:-8, %0" : "=r"(g));
-  if (!Plausible(g)) return -1;
+  if (!Plausible(g)) return 0;
   uintptr_t m = Load<uintptr_t>(g + l->g_m);
-  if (!Plausible(m)) return -1;
+  if (!Plausible(m)) return 0;
   // On g0 (a cgo call, the scheduler) or gsignal, the goroutine is m.curg.
   if (Load<uintptr_t>(m + l->m_g0) == g || Load<uintptr_t>(m + l->m_gsignal) == g) {
     g = Load<uintptr_t>(m + l->m_curg);
-    if (!Plausible(g)) return -1;
+    if (!Plausible(g)) return 0;
   }
-  return Load<int64_t>(g + l->g_goid);
+  return g;
+}
+
+int64_t GoStack::GoroutineId(uintptr_t g) {
+  if (!g_layout || !Plausible(g)) return -1;
+  return Load<int64_t>(g + g_layout->g_goid);
+}
+
+int64_t GoStack::CurrentGoroutineId() { return GoroutineId(CurrentGoroutine()); }
+
+bool GoStack::StackBoundsOf(uintptr_t g, uintptr_t* lo, uintptr_t* hi) {
+  if (!g_layout || !Plausible(g)) return false;
+  StackBounds b = BoundsOf(g);
+  *lo = b.lo;
+  *hi = b.hi;
+  return b.lo != 0;
+}
+
+bool GoStack::IsCopyingStack(uintptr_t g) {
+  if (!g_layout || !Plausible(g)) return false;
+  return Load<uint32_t>(g + g_layout->g_atomicstatus) == kGoStatusCopystack;
+}
+
+int GoStack::CaptureAtBoundary(uintptr_t g, uintptr_t pc, uintptr_t sp, uintptr_t bp,
+                               uintptr_t* pcs, int max) {
+  if (!g_layout || !Plausible(g) || max < 2) return 0;
+  StackBounds gs = BoundsOf(g);
+  Walk w{pcs, 0, max};
+  w.Add(pc + 1);
+  if (!gs.Holds(sp)) return w.n;
+  w.Add(Load<uintptr_t>(sp));
+  WalkFramePointers(gs, bp, &w);
+  return w.n;
+}
+
+int GoStack::CaptureSaved(uintptr_t g, uintptr_t* pcs, int max) {
+  if (!g_layout || !Plausible(g) || max < 1) return 0;
+  StackBounds gs = BoundsOf(g);
+  Walk w{pcs, 0, max};
+  // gobuf is {sp, pc, g, ctxt, ret, lr, bp}: pc follows sp. morestack and mcall save a
+  // return address there, so it symbolizes like the frames after it.
+  uintptr_t pc = Load<uintptr_t>(g + g_layout->g_sched_sp + 8);
+  if (pc == 0) return 0;
+  w.Add(pc);
+  WalkFramePointers(gs, Load<uintptr_t>(g + g_layout->g_sched_bp), &w);
+  return w.n;
 }
 
 int GoStack::ContinueFromCgoCall(uintptr_t* pcs, int n, int max) {

@@ -27,6 +27,24 @@ class GoStack {
   // the cgo stub, its Go callers) up to max. Returns the new count. Async-signal-safe.
   static int ContinueFromCgoCall(uintptr_t* pcs, int n, int max);
 
+  // Go frames from a point where the frame of the function at pc is not set up (its first
+  // instruction or its ret): the return address is at sp, bp is the caller's frame pointer.
+  // The frame pointer chain is walked inside g's stack bounds. pcs[0] is pc + 1 so that,
+  // like the return addresses after it, it symbolizes correctly when looked up at pc - 1.
+  // Async-signal-safe.
+  static int CaptureAtBoundary(uintptr_t g, uintptr_t pc, uintptr_t sp, uintptr_t bp,
+                               uintptr_t* pcs, int max);
+  // The frames of a goroutine that is not running, from its saved scheduling state
+  // (g.sched: blocked, or being given a bigger stack). Async-signal-safe.
+  static int CaptureSaved(uintptr_t g, uintptr_t* pcs, int max);
+  // The goroutine (a g address) this thread runs or, on g0 or gsignal, serves (m.curg);
+  // 0 when none. And that goroutine's id, its stack bounds. Async-signal-safe.
+  static uintptr_t CurrentGoroutine();
+  static int64_t GoroutineId(uintptr_t g);
+  static bool StackBoundsOf(uintptr_t g, uintptr_t* lo, uintptr_t* hi);
+  // Whether g is having its stack moved (newstack's _Gcopystack status).
+  static bool IsCopyingStack(uintptr_t g);
+
   // The id of the goroutine running on (or, during a cgo call or a signal, owning) this
   // thread; -1 on threads without one. Async-signal-safe: %fs:-8 is the executable's own
   // TLS slot, zero on threads the Go runtime never ran on.

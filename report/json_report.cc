@@ -116,6 +116,77 @@ void FormatFrame(const Frame& fr, TextBuffer* u) {
   u->Char('}');
 }
 
+void NumberOrNull(TextBuffer* u, bool known, int64_t v) {
+  if (known) {
+    u->Dec(v);
+  } else {
+    u->Append("null");
+  }
+}
+
+// The object's Go members (regions go-heap, go-stack, map-buckets): "map", "freed",
+// "goroutine", and for a goroutine stack "stack_moved".
+void FormatGoObject(const Finding& f, TextBuffer* u) {
+  const GoObject& go = f.go;
+  u->Char(',');
+  JsonKey(u, "map");
+  if (f.region == Region::kMapBuckets) {
+    u->Char('{');
+    JsonKey(u, "address");
+    if (go.map_address != 0) {
+      JsonHex(u, go.map_address);
+    } else {
+      u->Append("null");
+    }
+    u->Char(',');
+    JsonKey(u, "type");
+    size_t type_len = strnlen(go.map_type, sizeof(go.map_type));
+    if (type_len > 0) {
+      JsonString(u, go.map_type, type_len);
+    } else {
+      u->Append("null");
+    }
+    u->Char(',');
+    JsonKey(u, "array");
+    JsonStringOrNull(u, go.array_kind);
+    u->Char(',');
+    JsonKey(u, "state");
+    JsonStringOrNull(u, go.map_state);
+    u->Char('}');
+  } else {
+    u->Append("null");
+  }
+  u->Char(',');
+  JsonKey(u, "freed");
+  // Known to be freed by its kind, or a map array whose free was seen.
+  const bool freed = f.kind == FindingKind::kGoHeapUseAfterFree ||
+                     f.kind == FindingKind::kGoStackUseAfterFree || go.gc_cycle != 0 ||
+                     go.freed_ms >= 0;
+  if (freed) {
+    u->Char('{');
+    JsonKey(u, "gc_cycle");
+    if (go.gc_cycle != 0) {
+      u->Unsigned(go.gc_cycle);
+    } else {
+      u->Append("null");
+    }
+    u->Char(',');
+    JsonKey(u, "ms");
+    NumberOrNull(u, go.freed_ms >= 0, go.freed_ms);
+    u->Char('}');
+  } else {
+    u->Append("null");
+  }
+  u->Char(',');
+  JsonKey(u, "goroutine");
+  NumberOrNull(u, go.goroutine >= 0, go.goroutine);
+  if (f.region == Region::kGoStack) {
+    u->Char(',');
+    JsonKey(u, "stack_moved");
+    JsonBool(u, go.stack_moved);
+  }
+}
+
 void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m) {
   JsonString(&m->Begin("schema"), "cgosan.report/1");
   m->Commit();
@@ -177,6 +248,7 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
       JsonKey(&object, "origin");
       JsonString(&object, f.object_origin);
     }
+    if (IsGoRegion(f.region)) FormatGoObject(f, &object);
     object.Char('}');
   } else {
     object.Append("null");

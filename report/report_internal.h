@@ -24,6 +24,15 @@ inline const char* Basename(const char* path) {
 // line both use it, so they always name the same frames.
 bool IsUserFrame(const Frame& frame);
 
+// Memory the Go runtime owns (heap, goroutine stacks, map arrays): the findings about it
+// describe the object with Finding::go.
+inline bool IsGoRegion(Region region) {
+  return region == Region::kGoHeap || region == Region::kGoStack || region == Region::kMapBuckets;
+}
+
+// The first frame of `stack` the user wrote (IsUserFrame), or nullptr.
+const Frame* FirstUserFrame(const Stack* stack);
+
 // The Go frame that made the cgo call in progress in `stack` (the first frame that is not
 // glue after the call's glue run), or -1.
 int CgoCallerIndex(const Stack& stack);

@@ -44,6 +44,11 @@ const Frame* TopUserFrame(const Stack* stack, const char** name) {
 
 }  // namespace
 
+const Frame* FirstUserFrame(const Stack* stack) {
+  const char* name;
+  return TopUserFrame(stack, &name);
+}
+
 void FormatSignature(const Finding& f, TextBuffer* out) {
   out->Append(FindingKindName(f.kind));
   const Stack* stack = PrimaryStack(f);

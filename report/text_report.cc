@@ -276,6 +276,150 @@ void PrintObjectLine(const Finding& f, LineSink* sink) {
   sink->End();
 }
 
+// " at main.go:33": where the first user frame of the named stack is (file basename), else
+// " in main.f" when only its function is known; nothing when the stack has no user frame.
+void AppendUserSite(const Finding& f, const char* stack_name, TextBuffer* out) {
+  const Frame* fr = FirstUserFrame(f.FindStack(stack_name));
+  if (fr == nullptr) return;
+  if (fr->file != nullptr) {
+    out->Append(" at ");
+    AppendPrintable(out, Basename(fr->file));
+    if (fr->line > 0) out->Char(':').Dec(fr->line);
+  } else if (fr->function != nullptr) {
+    out->Append(" in ");
+    AppendPrintable(out, fr->function);
+  }
+}
+
+bool FreedTimeKnown(const GoObject& go) { return go.gc_cycle != 0 || go.freed_ms >= 0; }
+
+// "cycle 3, 120 ms after start", the parts that are known.
+void AppendFreedTime(const GoObject& go, const char* cycle_word, TextBuffer* out) {
+  if (go.gc_cycle != 0) out->Append(cycle_word).Unsigned(go.gc_cycle);
+  if (go.gc_cycle != 0 && go.freed_ms >= 0) out->Append(", ");
+  if (go.freed_ms >= 0) out->Dec(go.freed_ms).Append(" ms after start");
+}
+
+void AppendMapArray(const Finding& f, TextBuffer* line) {
+  const GoObject& go = f.go;
+  AppendPrintable(line, go.array_kind != nullptr ? go.array_kind : "array");
+  line->Append(" of ");
+  if (go.map_type[0] != '\0') {
+    AppendPrintable(line, go.map_type, strnlen(go.map_type, sizeof(go.map_type)));
+  } else {
+    line->Append("a map");
+  }
+  if (go.map_address != 0) line->Append(" (map at ").Hex(go.map_address).Char(')');
+  const char* state = go.map_state;
+  if (state == nullptr || strcmp(state, "live") == 0) {
+    // Nothing happened to the array that the line could name.
+  } else if (strcmp(state, "relocated") == 0) {
+    line->Append(", relocated by growth");
+    AppendUserSite(f, "relocation", line);
+  } else if (strcmp(state, "relocating") == 0) {
+    line->Append(", being relocated by growth");
+    AppendUserSite(f, "relocation", line);
+  } else if (strcmp(state, "cleared") == 0) {
+    line->Append(", zeroed and reused by a clear of the map");
+    AppendUserSite(f, "clear", line);
+  } else {
+    line->Append(", ");
+    AppendPrintable(line, state);
+  }
+  if (FreedTimeKnown(go)) {
+    line->Append(", freed by the GC (");
+    AppendFreedTime(go, "cycle ", line);
+    line->Char(')');
+  }
+}
+
+// Go memory is described by what it was, not as a bare region: "0xc0000ea008 is 8 bytes
+// inside a 40960-byte bucket array of map[int]int (map at 0xc000048e58), relocated by
+// growth at main.go:33".
+void PrintGoObjectLine(const Finding& f, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  uintptr_t addr = f.has_address ? f.address : f.object_base + f.object_offset;
+  line.Hex(addr).Append(" is ");
+  if (f.object_offset < 0) {
+    line.Unsigned(static_cast<uint64_t>(0) - static_cast<uint64_t>(f.object_offset));
+    line.Append(" bytes before a ");
+  } else if (f.object_size != 0 && static_cast<uint64_t>(f.object_offset) >= f.object_size) {
+    line.Unsigned(static_cast<uint64_t>(f.object_offset) - f.object_size).Append(" bytes after a ");
+  } else {
+    line.Dec(f.object_offset).Append(" bytes inside a ");
+  }
+  if (f.object_size != 0) line.Unsigned(f.object_size).Append("-byte ");
+  const GoObject& go = f.go;
+  switch (f.region) {
+    case Region::kMapBuckets:
+      AppendMapArray(f, &line);
+      break;
+    case Region::kGoStack:
+      line.Append("goroutine stack of ");
+      if (go.goroutine >= 0) {
+        line.Append("goroutine ").Dec(go.goroutine);
+      } else {
+        line.Append("a goroutine");
+      }
+      if (f.kind == FindingKind::kGoStackUseAfterFree) {
+        line.Append(go.stack_moved ? ", freed when the stack grew and was moved"
+                                   : ", freed after the goroutine ended");
+      }
+      if (FreedTimeKnown(go)) {
+        line.Append(" (");
+        AppendFreedTime(go, "GC cycle ", &line);
+        line.Char(')');
+      }
+      break;
+    default:
+      line.Append("Go heap range");
+      if (f.kind == FindingKind::kGoHeapUseAfterFree) line.Append(" freed by the GC");
+      if (FreedTimeKnown(go)) {
+        line.Append(" (");
+        AppendFreedTime(go, "cycle ", &line);
+        line.Char(')');
+      }
+      break;
+  }
+  sink->End();
+}
+
+// "relocated by growth here (goroutine 7, thread T0):", the parts that are known.
+void PrintGoStackTitle(const Finding& f, const Stack& stack, LineSink* sink) {
+  TextBuffer& line = sink->Begin();
+  const char* name = stack.name ? stack.name : "unnamed";
+  if (strcmp(name, "relocation") == 0) {
+    line.Append("relocated by growth here");
+  } else if (strcmp(name, "clear") == 0) {
+    line.Append("cleared here");
+  } else if (strcmp(name, "free") == 0) {
+    line.Append("freed here");
+  } else if (strcmp(name, "alloc") == 0) {
+    if (f.region == Region::kMapBuckets) {
+      AppendPrintable(&line, f.go.array_kind != nullptr ? f.go.array_kind : "array");
+      line.Char(' ');
+    } else if (f.region == Region::kGoStack) {
+      line.Append("stack ");
+    }
+    line.Append("allocated here");
+  } else {
+    AppendPrintable(&line, name);
+    line.Append(" stack");
+  }
+  if (stack.goroutine >= 0 || stack.tid != 0) {
+    line.Append(" (");
+    if (stack.goroutine >= 0) line.Append("goroutine ").Dec(stack.goroutine);
+    if (stack.goroutine >= 0 && stack.tid != 0) line.Append(", ");
+    if (stack.tid != 0) {
+      line.Append("thread ");
+      AppendThreadId(stack.tid, sink->pid(), &line);
+    }
+    line.Char(')');
+  }
+  line.Char(':');
+  sink->End();
+}
+
 void PrintStackTitle(const Stack& stack, const char* origin, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   const char* name = stack.name ? stack.name : "unnamed";
@@ -310,11 +454,22 @@ bool FormatWithFrameLimit(const Finding& f, int frame_limit, TextBuffer* out) {
   if (f.cgo_function != nullptr) PrintCgoCallLine(f, &sink);
   const Stack* access = f.FindStack("access");
   if (access != nullptr) PrintFrames(*access, frame_limit, &sink);
-  if (f.has_object) PrintObjectLine(f, &sink);
+  const bool go_object = IsGoRegion(f.region);
+  if (f.has_object) {
+    if (go_object) {
+      PrintGoObjectLine(f, &sink);
+    } else {
+      PrintObjectLine(f, &sink);
+    }
+  }
   for (int i = 0; i < f.num_stacks && i < kMaxStacks; ++i) {
     const Stack& s = f.stacks[i];
     if (&s == access) continue;
-    PrintStackTitle(s, f.object_origin, &sink);
+    if (go_object) {
+      PrintGoStackTitle(f, s, &sink);
+    } else {
+      PrintStackTitle(s, f.object_origin, &sink);
+    }
     PrintFrames(s, frame_limit, &sink);
   }
   if (!sink.last_blank()) sink.Blank();

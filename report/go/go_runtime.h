@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "report/go/go_binary.h"
+#include "report/go/go_type_name.h"
 #include "report/go/pclntab.h"
 #include "report/go/runtime_layout.h"
 
@@ -36,6 +37,10 @@ class GoRuntime {
   static const RuntimeFunctions& Functions();
   // Why the Go features are off ("" when they are on).
   static const char* OffReason();
+  // The executable's type data (moduledata.types..etypes), checked to lie in its mapped
+  // image; invalid (TypesBase() 0) when not found. Type names are decoded against it.
+  static const GoTypeData& Types();
+  static uintptr_t TypesBase() { return Types().types; }
 };
 
 }  // namespace cgosan

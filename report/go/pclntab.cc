@@ -227,6 +227,39 @@ int32_t Pclntab::PcValue(const GoFuncInfo& f, uint32_t table, uintptr_t target) 
   }
 }
 
+// The same encoding as PcValue, one (value delta, pc delta) pair per call.
+bool Pclntab::NextPcValueRun(const GoFuncInfo& f, uint32_t table, PcValueRun* run) const {
+  if (!valid_ || table == 0) return false;
+  bool first = run->cursor == 0;
+  uint64_t p = first ? pc_off_ + table : run->cursor;
+  uintptr_t pc = first ? f.entry : run->end;
+  int32_t val = first ? -1 : run->value;
+  uint32_t uv = 0, pcd = 0;
+  for (int shift = 0;; shift += 7) {
+    if (p >= size_ || shift > 28) return false;
+    uint8_t b = base_[p++];
+    uv |= uint32_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) break;
+  }
+  if (uv == 0 && !first) return false;  // end of table
+  val += static_cast<int32_t>(-(uv & 1) ^ (uv >> 1));
+  for (int shift = 0;; shift += 7) {
+    if (p >= size_ || shift > 28) return false;
+    uint8_t b = base_[p++];
+    pcd |= uint32_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) break;
+  }
+  run->start = pc;
+  run->end = pc + pcd;
+  run->value = val;
+  run->cursor = p;
+  return true;
+}
+
+bool Pclntab::NextSpRun(const GoFuncInfo& f, PcValueRun* run) const {
+  return NextPcValueRun(f, f.pcsp, run);
+}
+
 bool Pclntab::FileLine(const GoFuncInfo& f, uintptr_t pc, const char** file, int* line) const {
   *file = nullptr;
   *line = 0;

@@ -31,6 +31,15 @@ struct GoFuncInfo {
   uint8_t nfuncdata = 0;
 };
 
+// One run of a pc-value table (pcsp, pcfile, pcln): every pc in [start, end) has `value`.
+// Runs come in pc order and their boundaries are instruction boundaries.
+struct PcValueRun {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  int32_t value = -1;
+  uint64_t cursor = 0;  // where the next entry is decoded; 0 before the first run
+};
+
 // One source-level frame: inlined callees first, the physical function last.
 struct GoFrame {
   const char* function = nullptr;  // points into the table; nullptr when unknown
@@ -76,6 +85,10 @@ class Pclntab {
   bool FileLine(const GoFuncInfo& f, uintptr_t pc, const char** file, int* line) const;
   // Bytes between the SP at pc and the SP at entry (0 at entry); kSpDeltaUnknown if unknown.
   int32_t SpDelta(const GoFuncInfo& f, uintptr_t pc) const;
+  // Steps *run to the next run of f's SP-delta table, starting from a default-constructed
+  // run (the first run begins at f.entry). False at the table's end or when it is corrupt.
+  // Walks the table once for all runs, where SpDelta decodes from the start on every call.
+  bool NextSpRun(const GoFuncInfo& f, PcValueRun* run) const;
   // Value of PCDATA table `table` at pc; -1 when absent.
   int32_t PcData(const GoFuncInfo& f, uint32_t table, uintptr_t pc) const;
   // Offset of FUNCDATA `index` relative to go:func.*; false when absent.
@@ -91,6 +104,7 @@ class Pclntab {
   const char* StringAt(uint64_t off) const;
   bool FillFunc(uint64_t index, GoFuncInfo* out) const;
   int32_t PcValue(const GoFuncInfo& f, uint32_t off, uintptr_t target) const;
+  bool NextPcValueRun(const GoFuncInfo& f, uint32_t table, PcValueRun* run) const;
 
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;

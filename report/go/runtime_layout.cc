@@ -7,14 +7,14 @@ namespace cgosan {
 namespace {
 
 // g: stack.lo, stack.hi, m, sched.sp, sched.bp, goid; m: g0, gsignal, curg; then the
-// cgocall return slot, asmcgocall's frame, crosscall2's frame.
+// cgocall return slot, asmcgocall's frame, crosscall2's frame; g.atomicstatus.
 constexpr GoRuntimeLayout kLayouts[] = {
-    {19, 0, 8, 48, 56, 104, 152, 0, 80, 192, 0, false, 0x48},
-    {21, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true, 0x48},
-    {22, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true, 0x50},
+    {19, 0, 8, 48, 56, 104, 152, 0, 80, 192, 0, false, 0x48, 144},
+    {21, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true, 0x48, 144},
+    {22, 0, 8, 48, 56, 104, 152, 0, 80, 192, 8, true, 0x50, 144},
     // 1.23 adds g.syscallbp: goid moves to 160.
-    {23, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true, 0x50},
-    {24, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true, 0x50},
+    {23, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true, 0x50, 152},
+    {24, 0, 8, 48, 56, 104, 160, 0, 80, 192, 8, true, 0x50, 152},
 };
 
 bool Contains(const uint8_t* code, size_t size, const uint8_t* pattern, size_t n) {
@@ -31,6 +31,15 @@ const GoRuntimeLayout* FindGoRuntimeLayout(int minor) {
     if (l.minor == minor) return &l;
   }
   return nullptr;
+}
+
+uint32_t ModuledataTypesOffset(int minor) {
+  // pcHeader, six slices, findfunctab, minpc/maxpc, then pairs of uintptr bounds up to
+  // end/gcdata/gcbss; 1.20 inserted covctrs/ecovctrs before end. Only the versions checked
+  // against real binaries (go_type_name_test.cc).
+  if (minor == 19) return 280;
+  if (minor >= 21 && minor <= 24) return 296;
+  return 0;
 }
 
 bool AsmcgocallMatchesLayout(const uint8_t* code, size_t size, const GoRuntimeLayout& layout) {

@@ -23,10 +23,18 @@ struct GoRuntimeLayout {
   // crosscall2's frame at its call to runtime.cgocallback (1.22+ adds a frame pointer push);
   // the C caller's BP is saved in the last word below the return address either way.
   uint32_t crosscall2_frame;
+  // runtime.g.atomicstatus (uint32); _Gcopystack while newstack/copystack moves a stack.
+  uint32_t g_atomicstatus;
 };
+
+constexpr uint32_t kGoStatusCopystack = 8;
 
 // The layout for Go 1.<minor>, or nullptr when cgosan does not know that version.
 const GoRuntimeLayout* FindGoRuntimeLayout(int minor);
+
+// Offset of runtime.moduledata.types (etypes follows it) in Go 1.<minor>, 0 when cgosan does
+// not know that version: type names (go_type_name.h) are resolved against [types, etypes).
+uint32_t ModuledataTypesOffset(int minor);
 
 // Checks the first bytes of runtime.asmcgocall against the layout: the g load from %fs:-8
 // and the g.m, m.gsignal and m.g0 offsets it uses. False means: do not trust the layout.

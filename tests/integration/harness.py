@@ -26,7 +26,8 @@ C_PROGRAMS = REPO / "tests" / "programs" / "c"
 GO_PROGRAMS = REPO / "tests" / "programs" / "go"
 
 SCHEMA = "cgosan.report/1"
-KINDS = ("heap-use-after-free", "heap-buffer-overflow", "double-free", "invalid-free")
+KINDS = ("heap-use-after-free", "heap-buffer-overflow", "double-free", "invalid-free",
+         "go-heap-use-after-free", "go-stack-use-after-free", "map-bucket-use-after-relocation")
 ACCESS_TYPES = ("read", "write", "free", "unknown")
 REGIONS = ("c-heap", "go-heap", "go-stack", "map-buckets", "global", "unknown")
 HEX = re.compile(r"^0x[0-9a-f]+$")

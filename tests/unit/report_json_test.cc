@@ -358,3 +358,124 @@ TEST(ReportJsonTest, ModulesCgoCallAndDetail) {
 
 }  // namespace
 }  // namespace cgosan
+
+namespace cgosan {
+namespace {
+using nlohmann::json;
+using namespace testing_util;
+
+json GoJson(const Finding& f) {
+  std::vector<const char*> argv = {"/tmp/prog"};
+  return Parse(JsonText(f, FakeProcess(&argv)));
+}
+
+// The object of a Go finding says what the memory was: "map", "freed", "goroutine", and
+// for a goroutine stack "stack_moved"; unknowns are null.
+TEST(ReportJsonGoTest, MapBucketUseAfterRelocation) {
+  auto f = MakeMapRelocation();
+  json j = GoJson(*f);
+  EXPECT_EQ(j["kind"], "map-bucket-use-after-relocation");
+  EXPECT_EQ(j["summary"],
+            "SUMMARY: cgosan: map-bucket-use-after-relocation /src/map/sum.c:7 in sum_buckets");
+  EXPECT_EQ(j["signature"], "map-bucket-use-after-relocation:sum_buckets:main.main");
+  EXPECT_EQ(j["address"], "0xc0000ea008");
+  EXPECT_EQ(j["object"], json({{"region", "map-buckets"},
+                               {"base", "0xc0000ea000"},
+                               {"size", 40960},
+                               {"offset", 8},
+                               {"map",
+                                {{"address", "0xc000048e58"},
+                                 {"type", "map[int]int"},
+                                 {"array", "bucket array"},
+                                 {"state", "relocated"}}},
+                               {"freed", nullptr},
+                               {"goroutine", nullptr}}));
+  ASSERT_TRUE(j["stacks"].is_object());
+  EXPECT_EQ(j["stacks"].size(), 3u);
+  EXPECT_EQ(j["stacks"]["access"].size(), 6u);
+  EXPECT_EQ(j["stacks"]["relocation"].size(), 4u);
+  EXPECT_EQ(j["stacks"]["relocation"][2]["function"], "main.fill");
+  EXPECT_EQ(j["stacks"]["relocation"][2]["line"], 33);
+  EXPECT_EQ(j["stacks"]["alloc"].size(), 2u);
+  EXPECT_EQ(j["thread"]["goroutine"], 1);
+  EXPECT_EQ(j["cgo_call"]["function"], "sum_buckets");
+
+  // Unknown map facts are null; a free that was seen is told.
+  f->go = GoObject();
+  f->go.freed_ms = 250;
+  j = GoJson(*f);
+  EXPECT_EQ(
+      j["object"]["map"],
+      json({{"address", nullptr}, {"type", nullptr}, {"array", nullptr}, {"state", nullptr}}));
+  EXPECT_EQ(j["object"]["freed"], json({{"gc_cycle", nullptr}, {"ms", 250}}));
+  EXPECT_FALSE(j["object"].contains("stack_moved"));
+  // The clear of a Swiss map.
+  f = MakeMapRelocation();
+  f->go.array_kind = "group array";
+  f->go.map_state = "cleared";
+  f->stacks[1].name = "clear";
+  j = GoJson(*f);
+  EXPECT_EQ(j["object"]["map"]["array"], "group array");
+  EXPECT_EQ(j["object"]["map"]["state"], "cleared");
+  EXPECT_TRUE(j["stacks"].contains("clear"));
+  EXPECT_FALSE(j["stacks"].contains("relocation"));
+}
+
+TEST(ReportJsonGoTest, GoHeapUseAfterFree) {
+  auto f = MakeGoHeapUseAfterFree();
+  json j = GoJson(*f);
+  EXPECT_EQ(j["kind"], "go-heap-use-after-free");
+  EXPECT_EQ(j["summary"],
+            "SUMMARY: cgosan: go-heap-use-after-free /src/heap/kept.c:9 in fill_kept");
+  EXPECT_EQ(j["signature"], "go-heap-use-after-free:fill_kept:main.main");
+  EXPECT_EQ(j["access"], json({{"type", "write"}, {"size", 4}}));
+  EXPECT_EQ(j["object"], json({{"region", "go-heap"},
+                               {"base", "0xc000180000"},
+                               {"size", 1048576},
+                               {"offset", 16},
+                               {"map", nullptr},
+                               {"freed", {{"gc_cycle", 3}, {"ms", 120}}},
+                               {"goroutine", nullptr}}));
+  // Freed by its kind even when nothing is known about when.
+  f->go = GoObject();
+  j = GoJson(*f);
+  EXPECT_EQ(j["object"]["freed"], json({{"gc_cycle", nullptr}, {"ms", nullptr}}));
+}
+
+TEST(ReportJsonGoTest, GoStackUseAfterFree) {
+  auto f = MakeGoStackUseAfterFree();
+  json j = GoJson(*f);
+  EXPECT_EQ(j["kind"], "go-stack-use-after-free");
+  EXPECT_EQ(j["signature"], "go-stack-use-after-free:read_saved:main.reader");
+  EXPECT_EQ(j["object"], json({{"region", "go-stack"},
+                               {"base", "0xc000110000"},
+                               {"size", 32768},
+                               {"offset", 32640},
+                               {"map", nullptr},
+                               {"freed", {{"gc_cycle", nullptr}, {"ms", nullptr}}},
+                               {"goroutine", 7},
+                               {"stack_moved", true}}));
+  EXPECT_EQ(j["thread"]["goroutine"], 9);
+  EXPECT_EQ(j["stacks"]["free"].size(), 3u);
+  f->go.goroutine = -1;
+  f->go.stack_moved = false;
+  j = GoJson(*f);
+  EXPECT_TRUE(j["object"]["goroutine"].is_null());
+  EXPECT_EQ(j["object"]["stack_moved"], false);
+}
+
+// A map type name is the program's text: whatever bytes it holds, the JSON stays valid.
+TEST(ReportJsonGoTest, MapTypeIsEscaped) {
+  auto f = MakeMapRelocation();
+  memset(f->go.map_type, 'z', sizeof(f->go.map_type));  // not NUL-terminated
+  f->go.map_type[3] = '"';
+  f->go.map_type[4] = '\x01';
+  json j = GoJson(*f);
+  std::string want(sizeof(f->go.map_type), 'z');
+  want[3] = '"';
+  want[4] = '\x01';
+  EXPECT_EQ(j["object"]["map"]["type"], want);
+}
+
+}  // namespace
+}  // namespace cgosan

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -291,6 +292,189 @@ TEST(ReportTextTest, CgoGlueIsFoldedIntoOneLine) {
   EXPECT_TRUE(has("    #4 0x483f74 in main.main /src/main.go:22 (/tmp/prog+0x83f74)"));
   EXPECT_TRUE(has("    #0..2 C.free called from main.main /src/main.go:21"));
   for (const std::string& l : lines) EXPECT_EQ(l.find("runtime.cgocall"), std::string::npos) << l;
+}
+
+}  // namespace
+}  // namespace cgosan
+
+namespace cgosan {
+namespace {
+using namespace testing_util;
+
+std::vector<std::string> GoTextLines(const Finding& f) {
+  std::vector<char> storage(256 * 1024);
+  TextBuffer out(storage.data(), storage.size());
+  FormatTextReport(f, &out);
+  EXPECT_FALSE(out.Truncated());
+  return SplitLines(std::string(out.data(), out.size()));
+}
+
+std::string ObjectLine(const Finding& f) {
+  for (const std::string& l : GoTextLines(f)) {
+    std::string body = l.substr(Prefix().size());
+    if (body.rfind("0x", 0) == 0 && body.find(" is ") != std::string::npos) return body;
+  }
+  return "<no object line>";
+}
+
+// The Go kinds keep the ASan shape; the object line says what the Go memory was and the
+// stack titles what happened to it.
+TEST(ReportTextGoTest, MapBucketUseAfterRelocation) {
+  auto f = MakeMapRelocation();
+  std::vector<std::string> want = {
+      "ERROR: map-bucket-use-after-relocation on address 0xc0000ea008 at pc 0x4a1b2c thread T0",
+      "READ of size 8 at 0xc0000ea008 thread T0 (prog) goroutine 1",
+      "during the cgo call C.sum_buckets made by main.main /src/map/main.go:40",
+      "    #0 0x4a1b2c in sum_buckets /src/map/sum.c:7 (/tmp/prog+0x1b2c)",
+      "    #1..4 C.sum_buckets called from main.main /src/map/main.go:40",
+      "    #5 0x483f74 in main.main /src/map/main.go:40 (/tmp/prog+0x83f74)",
+      "",
+      "0xc0000ea008 is 8 bytes inside a 40960-byte bucket array of map[int]int (map at "
+      "0xc000048e58), relocated by growth at main.go:33",
+      "relocated by growth here (goroutine 1, thread T0):",
+      "    #0 0x40f0a0 in runtime.hashGrow /usr/lib/go/src/runtime/map.go:1060 (/tmp/prog+0xf0a0)",
+      "    #1 0x40d1b0 in runtime.mapassign_fast64 /usr/lib/go/src/runtime/map_fast64.go:113 "
+      "(/tmp/prog+0xd1b0)",
+      "    #2 0x483e10 in main.fill /src/map/main.go:33 (/tmp/prog+0x83e10)",
+      "    #3 0x483f20 in main.main /src/map/main.go:38 (/tmp/prog+0x83f20)",
+      "",
+      "bucket array allocated here:",
+      "    #0 0x40e000 in runtime.makeBucketArray /usr/lib/go/src/runtime/map.go:347 "
+      "(/tmp/prog+0xe000)",
+      "    #1 0x483e90 in main.main /src/map/main.go:30 (/tmp/prog+0x83e90)",
+      "",
+      "SUMMARY: cgosan: map-bucket-use-after-relocation /src/map/sum.c:7 in sum_buckets",
+  };
+  std::vector<std::string> prefixed;
+  for (const std::string& l : want) prefixed.push_back(Prefix() + l);
+  EXPECT_EQ(GoTextLines(*f), prefixed);
+}
+
+TEST(ReportTextGoTest, MapObjectLineVariants) {
+  auto f = MakeMapRelocation();
+  // A Swiss map's group array, cleared by `clear(m)` at main.go:35.
+  f->go.array_kind = "group array";
+  f->go.map_state = "cleared";
+  f->stacks[1].name = "clear";
+  f->stacks[1].frames[2].line = 35;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc0000ea008 is 8 bytes inside a 40960-byte group array of map[int]int (map at "
+            "0xc000048e58), zeroed and reused by a clear of the map at main.go:35");
+  std::vector<std::string> lines = GoTextLines(*f);
+  EXPECT_NE(
+      std::find(lines.begin(), lines.end(), Prefix() + "cleared here (goroutine 1, thread T0):"),
+      lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), Prefix() + "group array allocated here:"),
+            lines.end());
+
+  // Nothing known about the map, and a relocation stack without a user frame: left out.
+  f = MakeMapRelocation();
+  f->go = GoObject();
+  f->go.map_state = "relocated";
+  f->stacks[1].num_frames = 2;  // runtime frames only
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc0000ea008 is 8 bytes inside a 40960-byte array of a map, relocated by growth");
+  // The user frame has no file: its function names the site. The free, when seen, is told.
+  f->stacks[1].num_frames = 3;
+  f->stacks[1].frames[2].file = nullptr;
+  f->go.map_state = "relocating";
+  f->go.gc_cycle = 4;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc0000ea008 is 8 bytes inside a 40960-byte array of a map, being relocated by "
+            "growth in main.fill, freed by the GC (cycle 4)");
+  f->go.map_state = "live";
+  f->go.gc_cycle = 0;
+  f->go.freed_ms = 7;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc0000ea008 is 8 bytes inside a 40960-byte array of a map, freed by the GC (7 ms "
+            "after start)");
+  // No relocation stack at all; an address past the array.
+  f = MakeMapRelocation();
+  f->num_stacks = 1;
+  f->address = f->object_base + 40960 + 16;
+  f->object_offset = 40960 + 16;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc0000f4010 is 16 bytes after a 40960-byte bucket array of map[int]int (map at "
+            "0xc000048e58), relocated by growth");
+}
+
+TEST(ReportTextGoTest, GoHeapUseAfterFree) {
+  auto f = MakeGoHeapUseAfterFree();
+  std::vector<std::string> lines = GoTextLines(*f);
+  std::vector<std::string> want = {
+      "ERROR: go-heap-use-after-free on address 0xc000180010 at pc 0x4a1c40 thread T0",
+      "WRITE of size 4 at 0xc000180010 thread T0 goroutine 1",
+      "    #0 0x4a1c40 in fill_kept /src/heap/kept.c:9 (/tmp/prog+0x1c40)",
+      "    #1 0x483f74 in main.main /src/heap/main.go:27 (/tmp/prog+0x83f74)",
+      "",
+      "0xc000180010 is 16 bytes inside a 1048576-byte Go heap range freed by the GC (cycle 3, "
+      "120 ms after start)",
+      "",
+      "SUMMARY: cgosan: go-heap-use-after-free /src/heap/kept.c:9 in fill_kept",
+  };
+  std::vector<std::string> prefixed;
+  for (const std::string& l : want) prefixed.push_back(Prefix() + l);
+  EXPECT_EQ(lines, prefixed);
+  f->go.gc_cycle = 0;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc000180010 is 16 bytes inside a 1048576-byte Go heap range freed "
+            "by the GC (120 ms after start)");
+  f->go.freed_ms = -1;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc000180010 is 16 bytes inside a 1048576-byte Go heap range freed by the GC");
+  f->object_size = 0;  // size unknown
+  EXPECT_EQ(ObjectLine(*f), "0xc000180010 is 16 bytes inside a Go heap range freed by the GC");
+}
+
+TEST(ReportTextGoTest, GoStackUseAfterFree) {
+  auto f = MakeGoStackUseAfterFree();
+  std::string t = "T" + std::to_string(getpid() + 3);
+  std::vector<std::string> want = {
+      "ERROR: go-stack-use-after-free on address 0xc000117f80 at pc 0x4a1d00 thread " + t,
+      "READ of size 8 at 0xc000117f80 thread " + t + " goroutine 9",
+      "    #0 0x4a1d00 in read_saved /src/stack/saved.c:14 (/tmp/prog+0x1d00)",
+      "    #1 0x483f80 in main.reader /src/stack/main.go:52 (/tmp/prog+0x83f80)",
+      "",
+      "0xc000117f80 is 32640 bytes inside a 32768-byte goroutine stack of goroutine 7, freed "
+      "when the stack grew and was moved",
+      "freed here (goroutine 7):",
+      "    #0 0x44a000 in runtime.stackfree /usr/lib/go/src/runtime/stack.go:500 "
+      "(/tmp/prog+0x4a000)",
+      "    #1 0x44b000 in runtime.copystack /usr/lib/go/src/runtime/stack.go:930 "
+      "(/tmp/prog+0x4b000)",
+      "    #2 0x483d00 in main.deep /src/stack/main.go:44 (/tmp/prog+0x83d00)",
+      "",
+      "SUMMARY: cgosan: go-stack-use-after-free /src/stack/saved.c:14 in read_saved",
+  };
+  std::vector<std::string> prefixed;
+  for (const std::string& l : want) prefixed.push_back(Prefix() + l);
+  EXPECT_EQ(GoTextLines(*f), prefixed);
+
+  f->go.goroutine = -1;
+  f->go.stack_moved = false;
+  f->go.gc_cycle = 2;
+  f->go.freed_ms = 15;
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc000117f80 is 32640 bytes inside a 32768-byte goroutine stack of a "
+            "goroutine, freed after the goroutine ended (GC cycle 2, 15 ms after "
+            "start)");
+  f->stacks[1].goroutine = -1;
+  f->stacks[1].tid = getpid();
+  std::vector<std::string> lines = GoTextLines(*f);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), Prefix() + "freed here (thread T0):"),
+            lines.end());
+  f->stacks[1].tid = 0;
+  lines = GoTextLines(*f);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), Prefix() + "freed here:"), lines.end());
+}
+
+// A map type name is the program's text: a control byte in it cannot break the line.
+TEST(ReportTextGoTest, ControlBytesInTheMapTypeCannotBreakLines) {
+  auto f = MakeMapRelocation();
+  strcpy(f->go.map_type, "map[int]\nint");
+  EXPECT_EQ(ObjectLine(*f),
+            "0xc0000ea008 is 8 bytes inside a 40960-byte bucket array of map[int]?int (map at "
+            "0xc000048e58), relocated by growth at main.go:33");
 }
 
 }  // namespace

@@ -146,3 +146,49 @@ TEST(SignatureTest, SummaryUsesTheSameFrame) {
 
 }  // namespace
 }  // namespace cgosan
+
+namespace cgosan {
+namespace {
+using testing_util::MakeGoHeapUseAfterFree;
+using testing_util::MakeGoStackUseAfterFree;
+using testing_util::MakeMapRelocation;
+
+// The Go kinds: the kind leads, then the access stack's user frames (the runtime frames of
+// the relocation, alloc and free stacks never count), so the same code reaching different
+// Go memory gives different signatures.
+TEST(SignatureTest, GoKinds) {
+  auto map = MakeMapRelocation();
+  EXPECT_EQ(Signature(*map), "map-bucket-use-after-relocation:sum_buckets:main.main");
+  EXPECT_EQ(Summary(*map),
+            "SUMMARY: cgosan: map-bucket-use-after-relocation /src/map/sum.c:7 in sum_buckets");
+  auto heap = MakeGoHeapUseAfterFree();
+  EXPECT_EQ(Signature(*heap), "go-heap-use-after-free:fill_kept:main.main");
+  auto stack = MakeGoStackUseAfterFree();
+  EXPECT_EQ(Signature(*stack), "go-stack-use-after-free:read_saved:main.reader");
+  EXPECT_EQ(Summary(*stack),
+            "SUMMARY: cgosan: go-stack-use-after-free /src/stack/saved.c:14 in read_saved");
+
+  // Same access stack, other kind: other signature.
+  std::string as_heap = Signature(*heap);
+  heap->kind = FindingKind::kMapBucketUseAfterRelocation;
+  EXPECT_EQ(Signature(*heap), "map-bucket-use-after-relocation:fill_kept:main.main");
+  EXPECT_NE(Signature(*heap), as_heap);
+
+  // No access stack: the first stack, user frames only.
+  map->stacks[0] = map->stacks[1];  // the relocation stack, named "relocation"
+  map->num_stacks = 1;
+  EXPECT_EQ(Signature(*map), "map-bucket-use-after-relocation:main.fill:main.main");
+}
+
+TEST(SignatureTest, FirstUserFrame) {
+  auto map = MakeMapRelocation();
+  const Frame* fr = FirstUserFrame(map->FindStack("relocation"));
+  ASSERT_NE(fr, nullptr);
+  EXPECT_STREQ(fr->function, "main.fill");
+  EXPECT_EQ(FirstUserFrame(nullptr), nullptr);
+  map->stacks[1].num_frames = 2;
+  EXPECT_EQ(FirstUserFrame(&map->stacks[1]), nullptr);
+}
+
+}  // namespace
+}  // namespace cgosan
