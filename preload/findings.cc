@@ -29,12 +29,14 @@ namespace {
 Finding g_finding;
 std::atomic<pid_t> g_report_owner{0};
 
-void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid) {
+void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid,
+                   int64_t goroutine = -1) {
   const uintptr_t* pcs;
   int n = StackDepot::Get(id, &pcs);
   Stack* s = f->AddStack(name);
   if (!s) return;
   s->tid = tid;
+  s->goroutine = goroutine;
   Symbolizer::SymbolizeStack(pcs, n, false, s);
 }
 
@@ -294,14 +296,14 @@ void ReportGoFault(const GoFaultExplanation& ex, int sig, siginfo_t* si, void* u
     f->go.map_state = MapArrayStateName(m.state);
     if (m.event_stack) {
       AddDepotStack(f, m.state == MapArrayState::kCleared ? "clear" : "relocation", m.event_stack,
-                    0);
+                    0, m.event_goroutine);
     }
-    if (m.alloc_stack) AddDepotStack(f, "alloc", m.alloc_stack, 0);
+    if (m.alloc_stack) AddDepotStack(f, "alloc", m.alloc_stack, 0, m.alloc_goroutine);
   } else if (freed.kind == GoFreedKind::kStack) {
     f->region = Region::kGoStack;
     f->go.goroutine = freed.goroutine;
     f->go.stack_moved = freed.stack_moved;
-    if (freed.stack) AddDepotStack(f, "free", freed.stack, 0);
+    if (freed.stack) AddDepotStack(f, "free", freed.stack, 0, freed.goroutine);
   } else {
     f->region = Region::kGoHeap;
   }

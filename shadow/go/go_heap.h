@@ -40,8 +40,8 @@ class GoHeap {
   static void NoteRuntimeMmap(uintptr_t addr, size_t length, int prot, int flags);
   static bool InArena(uintptr_t addr);
 
-  // Records a range the runtime faulted (freed under efence). Heap or stack is decided from
-  // where it is: spans are inside arenas, efence stacks come from mappings of their own.
+  // Records a range the runtime faulted (freed under efence). The caller tells heap from
+  // stack with InArena: spans are inside arenas, efence stacks have mappings of their own.
   static void NoteFreed(const GoFreedRange& range);
   // The newest freed range containing addr. Async-signal-safe.
   static bool FindFreed(uintptr_t addr, GoFreedRange* out);

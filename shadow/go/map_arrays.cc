@@ -102,6 +102,10 @@ Slot* FinishEarlierRelocation(uintptr_t map, uintptr_t current) {
 Slot* CurrentArray(uintptr_t base, uint64_t size, const MapEvent& e, const Slot* pending) {
   Slot* s = Upsert(base);
   if (!s) return nullptr;
+  // An address freed and reused (possible without efence) now holds another map's array.
+  if (s->rec.base != 0 && (s->rec.size != size || (e.map && s->rec.map && s->rec.map != e.map))) {
+    s->rec = MapArrayRecord();
+  }
   if (s->rec.base == 0) {
     s->rec.base = base;
     s->rec.size = size;
@@ -150,22 +154,6 @@ bool MapArrays::Init(size_t max_records) {
   g_table.slots = static_cast<Slot*>(mem);
   g_table.capacity = capacity;
   return true;
-}
-
-void MapArrays::NoteAllocated(uintptr_t base, uint64_t size, const MapEvent& event) {
-  if (!Large(size)) return;
-  Locked locked;
-  Slot* s = Upsert(base);
-  if (!s) return;
-  // The address may be a reused one (no efence): the new array replaces what was there.
-  s->rec = MapArrayRecord();
-  s->rec.base = base;
-  s->rec.size = size;
-  s->rec.map = event.map;
-  s->rec.type = event.type;
-  s->rec.swiss = event.swiss;
-  s->rec.alloc_stack = event.stack;
-  s->rec.alloc_goroutine = event.goroutine;
 }
 
 void MapArrays::NoteGrowthBegan(uintptr_t base, uint64_t size, uint64_t new_size,

@@ -8,9 +8,9 @@
 // Growth of a classic map is incremental: at hashGrow the current array starts relocating;
 // its entries move as the map is written; the array is dropped when evacuation completes.
 // That end is learned lazily: the next growth or clear of the same map proves it, and so
-// does the GC freeing the array. The array growth allocates is known only from the next
-// event on that map (its allocation stack is kept for it meanwhile), or from a hook on the
-// allocation itself when one is installed.
+// does the GC freeing the array. The array a growth allocates is learned at the next event
+// on that map too (its allocation stack is kept for it meanwhile): one hook hit per growth
+// instead of three (hooks on makeBucketArray's entry and return would add two).
 #pragma once
 
 #include <cstddef>
@@ -52,8 +52,6 @@ class MapArrays {
 
   static bool Init(size_t max_records);  // attach-time; false: nothing is recorded
 
-  // A new array, live (allocation hook, or a Swiss table's groups).
-  static void NoteAllocated(uintptr_t base, uint64_t size, const MapEvent& event);
   // Classic growth began at hashGrow: the array [base, base+size) starts relocating; every
   // earlier array of the same map has been dropped; the array being allocated now belongs to
   // the map and was made by this event (kept as pending until its address is known).

@@ -126,7 +126,8 @@ TEST(MapArraysTest, SmallArraysAreIgnored) {
                              Event(map, 21));
   MapArrayRecord r;
   EXPECT_FALSE(MapArrays::Find(small, &r));
-  MapArrays::NoteAllocated(small, 32768, Event(map, 22));
+  MapArrays::NoteCleared(small, 32768, Event(map, 22));
+  MapArrays::NoteRelocated(small, 32768, Event(map, 23));
   EXPECT_FALSE(MapArrays::Find(small, &r));
 }
 
@@ -135,22 +136,24 @@ TEST(MapArraysTest, SwissRelocationAndReuseOfAnAddress) {
   const uintptr_t map = 0xc000030000, groups = kArena + 30 * kMiB;
   MapEvent e = Event(map, 31);
   e.swiss = true;
-  MapArrays::NoteAllocated(groups, 278528, e);
+  MapArrays::NoteCleared(groups, 278528, e);
   MapArrayRecord r;
   ASSERT_TRUE(MapArrays::Find(groups, &r));
-  EXPECT_EQ(r.state, MapArrayState::kLive);
+  EXPECT_EQ(r.state, MapArrayState::kCleared);
   EXPECT_TRUE(r.swiss);
   e.stack = 32;
   MapArrays::NoteRelocated(groups, 278528, e);
   ASSERT_TRUE(MapArrays::Find(groups + 1000, &r));
   EXPECT_EQ(r.state, MapArrayState::kRelocated);
-  EXPECT_EQ(r.alloc_stack, 31u);
   EXPECT_EQ(r.event_stack, 32u);
-  // The address reused by a new array (no efence): the new one replaces the old record.
-  e.stack = 33;
-  MapArrays::NoteAllocated(groups, 65536, e);
+  EXPECT_FALSE(MapArrays::Find(groups + 278528, &r));
+  // The address reused by another map's array (no efence): a fresh record replaces the old.
+  MapEvent other = Event(map + 0x1000, 34);
+  other.swiss = true;
+  MapArrays::NoteCleared(groups, 65536, other);
   ASSERT_TRUE(MapArrays::Find(groups, &r));
-  EXPECT_EQ(r.state, MapArrayState::kLive);
+  EXPECT_EQ(r.map, map + 0x1000);
+  EXPECT_EQ(r.state, MapArrayState::kCleared);
   EXPECT_EQ(r.size, 65536u);
   EXPECT_FALSE(MapArrays::Find(groups + 70000, &r));
 }
