@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Tests of the wrapper scripts/cgosan: help-options, usage errors, `cgosan run` (preload,
 exit status, static binaries) and `cgosan test` (only the test binaries are preloaded,
--count=1, exit status, a user's own -exec).
+-count=1, exit status, a user's own -exec), and GODEBUG=efence=1 for Go targets (merged
+with the user's GODEBUG, --no-efence / go_efence=0, never for the go command or the
+compiler, not with cgocheck=2).
 
 Environment (set by CMake): CGOSAN_LIB, CGOSAN_TOOL, CGOSAN_BUILD_DIR.
 """
@@ -65,8 +67,8 @@ class HelpAndUsage(unittest.TestCase):
         for name, value in defaults.items():
             self.assertRegex(r.stdout, rf"(?m)^\s+{re.escape(name)}={re.escape(value)}(?=\s|$)",
                              f"option {name} (default {value}) missing from help-options")
-        self.assertIn("run [--] CMD", r.stdout)
-        self.assertIn("test [go test flags]", r.stdout)
+        self.assertIn("run [--no-efence] [--] CMD", r.stdout)
+        self.assertIn("test [--no-efence] [go test flags]", r.stdout)
 
     def test_help_flags_print_the_same(self):
         first = cgosan("help-options").stdout
@@ -91,6 +93,133 @@ class HelpAndUsage(unittest.TestCase):
         r = cgosan("run", "true", env=wrapper_env(CGOSAN_LIB="/nonexistent/libcgosan.so"))
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("/nonexistent/libcgosan.so", r.stderr)
+
+
+def efence_toolchain():
+    """(version, goroot) of the newest installed Go toolchain the wrapper adds efence to
+    (1.21 on: before, runtime.ReadMemStats aborts under efence), or None."""
+    import go_toolchains
+    found = [t for t in go_toolchains.toolchains()
+             if int(go_toolchains.short_version(t[0]).split(".")[1]) >= 21]
+    return found[-1] if found else None
+
+
+def build_with(toolchain, name, goexperiment=""):
+    """Builds tests/programs/go/<name>/main.go with the toolchain (version, goroot)."""
+    import go_toolchains
+    import harness
+    version, goroot = toolchain
+    out_dir = harness.cache_dir() / f"go-{version}{'-' + goexperiment if goexperiment else ''}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / name
+    env = go_toolchains.go_env(goroot, harness.cache_dir() / f".gocache-{version}")
+    if goexperiment:
+        env["GOEXPERIMENT"] = goexperiment
+    r = subprocess.run([go_toolchains.go_binary(goroot), "build", "-o", str(out), "main.go"],
+                       cwd=str(harness.GO_PROGRAMS / name), env=env, capture_output=True,
+                       text=True, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError(f"go build of {name} with Go {version} failed:\n{r.stderr}")
+    return str(out)
+
+
+@unittest.skipUnless(shutil.which("go"), "the Go toolchain (golang-go) is not installed")
+class RunEfenceBefore121(unittest.TestCase):
+    """Before Go 1.21 efence would crash a correct program (ReadMemStats): not added."""
+
+    def test_not_added_with_a_note(self):
+        import go_toolchains
+        import harness
+        version = go_toolchains.default_toolchain()[0]
+        if int(go_toolchains.short_version(version).split(".")[1]) >= 21:
+            self.skipTest(f"the default Go is {version}")
+        prog = harness.build_go("efence_getenv")
+        env = wrapper_env()
+        env.pop("GODEBUG", None)
+        r = cgosan("run", prog, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("GODEBUG=<unset>", r.stdout)
+        self.assertIn("not adding efence=1 to GODEBUG: Go 1.", r.stderr)
+        self.assertIn("ReadMemStats", r.stderr)
+
+
+@unittest.skipUnless(efence_toolchain(), "no Go 1.21+ toolchain (scripts/go-toolchains)")
+class RunEfence(unittest.TestCase):
+    """`cgosan run` on a Go program adds efence=1 to the GODEBUG it starts with."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.prog = build_with(efence_toolchain(), "efence_getenv")
+
+    def run_prog(self, *args, **env):
+        full = wrapper_env()
+        full.pop("GODEBUG", None)  # only what the test gives
+        full.update(env)
+        r = cgosan("run", *args, env=full)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+        return out, r.stderr
+
+    def test_go_target_gets_efence_and_the_runtime_honours_it(self):
+        out, err = self.run_prog(self.prog)
+        self.assertEqual(out["GODEBUG"], "efence=1")
+        self.assertEqual(out["CGOSAN_OPTIONS"], "<unset>")
+        # A freed large object is faulted: only efence does that.
+        self.assertEqual(out["freed_large_perms"], "---p")
+        self.assertNotIn("efence", err)
+
+    def test_merged_with_the_users_godebug(self):
+        out, _ = self.run_prog(self.prog, GODEBUG="madvdontneed=1")
+        self.assertEqual(out["GODEBUG"], "madvdontneed=1,efence=1")
+
+    def test_an_explicit_efence_setting_of_the_user_is_kept(self):
+        for godebug in ("efence=0", "madvdontneed=1,efence=0,gctrace=0"):
+            with self.subTest(godebug=godebug):
+                out, _ = self.run_prog(self.prog, GODEBUG=godebug)
+                self.assertEqual(out["GODEBUG"], godebug)
+                self.assertEqual(out["freed_large_perms"], "rw-p")
+
+    def test_no_efence_flag(self):
+        out, _ = self.run_prog("--no-efence", "--", self.prog, GODEBUG="madvdontneed=1",
+                               CGOSAN_OPTIONS="verbosity=0:go_efence=1")
+        self.assertEqual(out["GODEBUG"], "madvdontneed=1")
+        self.assertEqual(out["CGOSAN_OPTIONS"], "verbosity=0:go_efence=0")
+        self.assertEqual(out["freed_large_perms"], "rw-p")
+        out, _ = self.run_prog("--no-efence", self.prog)
+        self.assertEqual(out["GODEBUG"], "<unset>")
+        self.assertEqual(out["CGOSAN_OPTIONS"], "go_efence=0")
+
+    def test_go_efence_0_in_options(self):
+        out, _ = self.run_prog(self.prog, CGOSAN_OPTIONS="go_efence=0,verbosity=0")
+        self.assertEqual(out["GODEBUG"], "<unset>")
+        self.assertEqual(out["CGOSAN_OPTIONS"], "go_efence=0,verbosity=0")
+        # The last setting counts, as in the preload.
+        out, _ = self.run_prog(self.prog, CGOSAN_OPTIONS="go_efence=0:go_efence=1")
+        self.assertEqual(out["GODEBUG"], "efence=1")
+
+    def test_not_with_cgocheck_2(self):
+        # The runtime would throw "Go pointer stored into non-Go memory" (golang/go#42724).
+        # From Go 1.21 on cgocheck=2 is a build-time experiment, recorded in the build info.
+        prog = build_with(efence_toolchain(), "efence_getenv", goexperiment="cgocheck2")
+        out, err = self.run_prog(prog)
+        self.assertEqual(out["GODEBUG"], "<unset>")
+        self.assertIn("not adding efence=1", err)
+        self.assertIn("cgocheck=2", err)
+
+    def test_only_the_program_is_preloaded_not_the_wrappers_own_commands(self):
+        # The wrapper runs readlink and grep on the way: they must not attach cgosan.
+        out, err = self.run_prog(self.prog, CGOSAN_OPTIONS="verbosity=1")
+        attached = [ln for ln in err.splitlines() if "cgosan: attached:" in ln]
+        self.assertEqual(len(attached), 1, err)
+        self.assertIn("Go program go", attached[0])
+        self.assertNotIn("passive:", err)
+
+    def test_a_target_that_is_not_a_go_binary_is_left_alone(self):
+        # A shell would hand GODEBUG to every Go program it starts (the go command too).
+        r = cgosan("run", "sh", "-c", 'echo "GODEBUG=[${GODEBUG-unset}]"',
+                   env={k: v for k, v in wrapper_env().items() if k != "GODEBUG"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "GODEBUG=[unset]")
 
 
 class Run(unittest.TestCase):
@@ -196,6 +325,20 @@ GO_TEST = textwrap.dedent("""\
     \t}
     }
 
+    func TestGodebug(t *testing.T) {
+    	want, ok := os.LookupEnv("T_WANT_GODEBUG")
+    	if !ok {
+    		t.Skip("T_WANT_GODEBUG not set")
+    	}
+    	got, ok := os.LookupEnv("GODEBUG")
+    	if !ok {
+    		got = "<unset>"
+    	}
+    	if got != want {
+    		t.Fatalf("GODEBUG=%q, want %q", got, want)
+    	}
+    }
+
     func TestMayFail(t *testing.T) {
     \tif os.Getenv("T_FAIL") != "" {
     \t\tt.Fatal("failing on purpose")
@@ -207,8 +350,17 @@ GO_TEST = textwrap.dedent("""\
 # the compiler and gcc, which inherit it) and its arguments, then runs the real go.
 FAKE_GO = textwrap.dedent("""\
     #!/bin/sh
-    {{ printf 'LD_PRELOAD=%s\\n' "$LD_PRELOAD"; printf 'ARG=%s\\n' "$@"; }} >> "{log}"
+    {{ printf 'LD_PRELOAD=%s\\n' "$LD_PRELOAD"; printf 'GODEBUG=%s\\n' "${{GODEBUG-<unset>}}"
+       printf 'ARG=%s\\n' "$@"; }} >> "{log}"
     exec "{real_go}" "$@"
+    """)
+
+# A -toolexec program: records the GODEBUG each tool the go command runs (compile, asm,
+# cgo, link) gets, then runs the tool.
+TOOLEXEC = textwrap.dedent("""\
+    #!/bin/sh
+    printf '%s GODEBUG=%s\\n' "${{1##*/}}" "${{GODEBUG-<unset>}}" >> "{log}"
+    exec "$@"
     """)
 
 # A user's own -exec: leaves a marker with the preload it saw, then runs the test binary.
@@ -219,10 +371,13 @@ USER_EXEC = textwrap.dedent("""\
     """)
 
 
-@unittest.skipUnless(shutil.which("go"), "the Go toolchain (golang-go) is not installed")
+@unittest.skipUnless(efence_toolchain(), "no Go 1.21+ toolchain (scripts/go-toolchains)")
 class GoTest(unittest.TestCase):
+    """`cgosan test`, with the newest installed toolchain (efence is added from Go 1.21 on)."""
+
     @classmethod
     def setUpClass(cls):
+        cls.goroot = efence_toolchain()[1]
         cls.tmp = tempfile.TemporaryDirectory(prefix="cgosan-wrapper-")
         base = Path(cls.tmp.name)
         cls.pkg = base / "pkg"
@@ -234,7 +389,8 @@ class GoTest(unittest.TestCase):
         cls.bin.mkdir()
         cls.go_log = base / "go.log"
         fake_go = cls.bin / "go"
-        fake_go.write_text(FAKE_GO.format(log=cls.go_log, real_go=shutil.which("go")))
+        fake_go.write_text(FAKE_GO.format(log=cls.go_log,
+                                          real_go=str(Path(cls.goroot) / "bin" / "go")))
         fake_go.chmod(0o755)
         cls.marker = base / "user_exec.marker"
         cls.user_exec = base / "user exec.sh"  # a space: -exec quoting must survive it
@@ -242,13 +398,17 @@ class GoTest(unittest.TestCase):
         cls.user_exec.chmod(0o755)
         cls.gocache = base / "gocache"
         cls.gopath = base / "gopath"
+        cls.tool_log = base / "toolexec.log"
+        cls.toolexec = base / "toolexec.sh"
+        cls.toolexec.write_text(TOOLEXEC.format(log=cls.tool_log))
+        cls.toolexec.chmod(0o755)
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
     def setUp(self):
-        for f in (self.go_log, self.marker):
+        for f in (self.go_log, self.marker, self.tool_log):
             if f.exists():
                 f.unlink()
 
@@ -257,7 +417,9 @@ class GoTest(unittest.TestCase):
             PATH=f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             GOCACHE=str(self.gocache), GOPATH=str(self.gopath), GOFLAGS="-mod=mod",
             GOPROXY="off", GOTOOLCHAIN="local", CGO_ENABLED="1", GO111MODULE="on",
+            GOROOT=self.goroot,
             CGOSAN_OPTIONS="verbosity=0", T_WANT_OPTIONS="verbosity=0")
+        env.pop("GODEBUG", None)
         env.update(extra)
         return env
 
@@ -266,13 +428,19 @@ class GoTest(unittest.TestCase):
 
     def go_calls(self):
         """(LD_PRELOAD, args) of each go command started, from the fake go's log."""
+        return [(preload, args) for preload, _, args in self.go_calls_with_godebug()]
+
+    def go_calls_with_godebug(self):
+        """(LD_PRELOAD, GODEBUG, args) of each go command started."""
         calls = []
         for line in self.go_log.read_text().splitlines():
             if line.startswith("LD_PRELOAD="):
-                calls.append((line[len("LD_PRELOAD="):], []))
+                calls.append([line[len("LD_PRELOAD="):], None, []])
+            elif line.startswith("GODEBUG="):
+                calls[-1][1] = line[len("GODEBUG="):]
             else:
-                calls[-1][1].append(line[len("ARG="):])
-        return calls
+                calls[-1][2].append(line[len("ARG="):])
+        return [tuple(c) for c in calls]
 
     def test_only_the_test_binary_is_preloaded(self):
         # Even when the caller is itself preloaded, the go command must not be.
@@ -328,6 +496,67 @@ class GoTest(unittest.TestCase):
                 self.assertIn("--- PASS: TestPreloaded", r.stdout)
                 self.assertTrue(self.marker.exists(), "the user's -exec did not run")
                 self.assertIn("libcgosan.so", self.marker.read_text())
+
+    def test_test_binary_gets_efence_the_go_command_and_compiler_do_not(self):
+        # A cache of its own, so that the compiler and linker really run (under -toolexec).
+        cache = Path(tempfile.mkdtemp(prefix="cgosan-wrapper-gocache-"))
+        self.addCleanup(shutil.rmtree, cache, ignore_errors=True)
+        r = self.go_test("-toolexec", str(self.toolexec), "-run", "TestGodebug|TestPreloaded",
+                         "-v", ".", GODEBUG="madvdontneed=1", GOCACHE=str(cache),
+                         T_WANT_GODEBUG="madvdontneed=1,efence=1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--- PASS: TestGodebug", r.stdout)
+        calls = self.go_calls_with_godebug()
+        self.assertEqual([c[1] for c in calls], ["madvdontneed=1"], calls)
+        tools = self.tool_log.read_text().splitlines()
+        self.assertTrue(any(t.startswith("compile ") for t in tools), tools)
+        self.assertTrue(any(t.startswith("link ") for t in tools), tools)
+        for t in tools:
+            self.assertTrue(t.endswith(" GODEBUG=madvdontneed=1"), t)
+        # Without a GODEBUG of the user's: the go command gets none.
+        r = self.go_test("-run", "TestGodebug", "-v", ".", T_WANT_GODEBUG="efence=1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--- PASS: TestGodebug", r.stdout)
+        self.assertEqual(self.go_calls_with_godebug()[-1][1], "<unset>")
+
+    def test_only_the_test_binary_attaches(self):
+        # Not the -exec helper's own commands (readlink, grep), which run before it execs.
+        opts = "verbosity=1"
+        r = self.go_test("-run", "TestPreloaded", "-v", ".", CGOSAN_OPTIONS=opts,
+                         T_WANT_OPTIONS=opts)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = r.stdout + r.stderr
+        attached = [ln for ln in out.splitlines() if "cgosan: attached:" in ln]
+        self.assertEqual(len(attached), 1, out)
+        self.assertIn("Go program go", attached[0])
+        self.assertNotIn("passive:", out)
+
+    def test_users_efence_setting_is_kept(self):
+        r = self.go_test("-run", "TestGodebug", "-v", ".", GODEBUG="efence=0",
+                         T_WANT_GODEBUG="efence=0")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--- PASS: TestGodebug", r.stdout)
+
+    def test_no_efence(self):
+        # Anywhere before -args; recorded as go_efence=0, merged into CGOSAN_OPTIONS.
+        r = self.go_test("-run", "TestGodebug|TestPreloaded", "--no-efence", "-v", ".",
+                         GODEBUG="madvdontneed=1", T_WANT_GODEBUG="madvdontneed=1",
+                         T_WANT_OPTIONS="verbosity=0:go_efence=0")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--- PASS: TestGodebug", r.stdout)
+        self.assertIn("--- PASS: TestPreloaded", r.stdout)
+        self.assertNotIn("--no-efence", self.go_calls()[0][1])
+        r = self.go_test("--no-efence", "-run", "TestGodebug", "-v", ".",
+                         T_WANT_GODEBUG="<unset>")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--- PASS: TestGodebug", r.stdout)
+
+    def test_go_efence_0_in_options(self):
+        opts = "verbosity=0:go_efence=0"
+        r = self.go_test("-run", "TestGodebug|TestPreloaded", "-v", ".", CGOSAN_OPTIONS=opts,
+                         T_WANT_OPTIONS=opts, T_WANT_GODEBUG="<unset>")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--- PASS: TestGodebug", r.stdout)
 
     def test_options_reach_the_test_binary(self):
         opts = "verbosity=0:guard=sampled:sample_rate=10"
