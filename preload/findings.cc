@@ -13,8 +13,8 @@
 #include "preload/go_fault.h"
 #include "preload/process_state.h"
 #include "preload/thread_state.h"
-#include "report/go_stack.h"
 #include "report/go/go_type_name.h"
+#include "report/go_stack.h"
 #include "report/report_writer.h"
 #include "report/symbolizer.h"
 #include "report/unwinder.h"
@@ -29,8 +29,7 @@ namespace {
 Finding g_finding;
 std::atomic<pid_t> g_report_owner{0};
 
-void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid,
-                   int64_t goroutine = -1) {
+void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid, int64_t goroutine = -1) {
   const uintptr_t* pcs;
   int n = StackDepot::Get(id, &pcs);
   Stack* s = f->AddStack(name);

@@ -10,6 +10,7 @@
 
 #include "preload/hooks/hook_engine.h"
 #include "preload/hooks/tracer.h"
+#include "preload/mapping_limit.h"
 #include "report/go/go_function_finder.h"
 #include "report/go/go_runtime.h"
 #include "report/go/map_layout.h"
@@ -74,8 +75,8 @@ void OnMapClear(const HookContext& ctx) {
   uintptr_t t = ctx.rax(), h = ctx.rbx();
   if (!t || !h || Load<uint64_t>(h + g_map->hmap_count) == 0) return;
   uintptr_t buckets = Load<uintptr_t>(h + g_map->hmap_buckets);
-  uint64_t size =
-      BucketArrayBytes(Load<uint8_t>(h + g_map->hmap_b), Load<uint16_t>(t + g_map->maptype_bucketsize));
+  uint64_t size = BucketArrayBytes(Load<uint8_t>(h + g_map->hmap_b),
+                                   Load<uint16_t>(t + g_map->maptype_bucketsize));
   if (!buckets || !Large(size)) return;
   MapArrays::NoteCleared(buckets, size, EventAt(ctx, h, t));
 }
@@ -87,7 +88,8 @@ bool SwissGroups(const HookContext& ctx, uintptr_t* base, uint64_t* size) {
   *base = Load<uintptr_t>(table + g_map->table_groups_data);
   uint64_t groups = Load<uint64_t>(table + g_map->table_length_mask) + 1;
   uint64_t bytes = groups * Load<uint64_t>(typ + g_map->swiss_group_size);
-  if (bytes > MapArrays::kMaxSmallObject) bytes = (bytes + kGoPageSize - 1) / kGoPageSize * kGoPageSize;
+  if (bytes > MapArrays::kMaxSmallObject)
+    bytes = (bytes + kGoPageSize - 1) / kGoPageSize * kGoPageSize;
   *size = bytes;
   return *base != 0 && Large(bytes);
 }
@@ -110,13 +112,19 @@ void OnTableClear(const HookContext& ctx) {
 }
 
 // sysFaultOS(v unsafe.Pointer, n uintptr), Go 1.23+.
-void OnSysFault(const HookContext& ctx) { GoMemoryHooks::NoteEfenceFree(ctx.rax(), ctx.rbx()); }
+// Each fault splits a mapping: the mapping count is watched here too (from 1.23 on these
+// frees no longer pass through the runtime's mmap hook).
+void OnSysFault(const HookContext& ctx) {
+  MappingLimit::OnRuntimeMmap();
+  GoMemoryHooks::NoteEfenceFree(ctx.rax(), ctx.rbx());
+}
 
 void OnGcMarkTermination(const HookContext&) { GoHeap::NoteGcCycleDone(); }
 
 struct HookSpec {
   GoFunctionQuery query;  // the function, by its pclntab name
   HookCallback callback;
+  HookFilter filter;  // width 0: none; else traps only when it holds (falls back to int3)
 };
 
 const char* ShortName(const char* function) {
@@ -166,13 +174,45 @@ int InstallHooks(TextBuffer* out) {
 
   enum { kGrow, kClear, kSplit, kSysFault, kGcDone, kCount };
   HookSpec specs[kCount] = {};
-  if (g_map) {
-    specs[kGrow] = {{g_map->grow_function}, swiss ? OnTableRelocate : OnHashGrow};
-    specs[kClear] = {{g_map->clear_function}, swiss ? OnTableClear : OnMapClear};
-    if (swiss) specs[kSplit] = {{g_map->split_function}, OnTableRelocate};
+  if (g_map && !swiss) {
+    // Filters: the map callbacks only act on arrays above 32 KiB, and a trap costs ~10 us, so
+    // the hooks trap only from the smallest B at which ANY map type's array can be large,
+    // which is the largest bucket's: tophash[8] + 8 keys + 8 elems of 128 bytes (bigger ones
+    // are stored indirectly: abi.OldMapMaxKeyBytes/MaxElemBytes in reflectdata's
+    // MapBucketType; sizes are multiples of alignments <= 8, so no padding) + the overflow
+    // pointer = 2064 bytes, whose array exceeds 32 KiB from B = 4 ((16 + 1) * 2064 = 35088
+    // bytes). So hashGrow, which drops the array at B and allocates one at B + 1, traps from
+    // B = 3; mapclear, which reuses the one at B, from B = 4. (The smallest bucket, 16 bytes
+    // for map[struct{}]struct{}, would allow B = 10, but would filter out e.g. map[int]int,
+    // whose 144-byte buckets make a large array from B = 8.)
+    constexpr uint32_t kLargestBucket = 8 + 8 * 128 + 8 * 128 + 8;
+    uint32_t large_b = 0;
+    while (!Large(BucketArrayBytes(large_b, kLargestBucket))) ++large_b;
+    const int32_t b_offset = static_cast<int32_t>(g_map->hmap_b);
+    specs[kGrow] = {{g_map->grow_function}, OnHashGrow, {REG_RBX, b_offset, 1, large_b - 1}};
+    specs[kClear] = {{g_map->clear_function}, OnMapClear, {REG_RBX, b_offset, 1, large_b}};
+  } else if (g_map) {
+    // The largest Swiss group: 8 control bytes + 8 slots of a 128-byte key and a 128-byte
+    // elem (bigger ones are stored indirectly: abi.SwissMapMaxKeyBytes/MaxElemBytes, checked
+    // by reflectdata.SwissMapGroupType; sizes are multiples of alignments <= 8, so a slot
+    // has no padding past 256) = 2056 bytes. A table of capacity c has c/8 groups: more than
+    // 32 KiB only from capacity 128 (16 * 2056 = 32896 bytes). grow, split and Clear all
+    // act on the receiver's current groups.
+    constexpr uint64_t kLargestGroup = 8 + 8 * (128 + 128);
+    uint64_t large_capacity = 8;
+    while (!Large(large_capacity / 8 * kLargestGroup)) large_capacity *= 2;
+    const HookFilter capacity = {REG_RAX, static_cast<int32_t>(g_map->table_capacity), 2,
+                                 large_capacity};
+    specs[kGrow] = {{g_map->grow_function}, OnTableRelocate, capacity};
+    specs[kClear] = {{g_map->clear_function}, OnTableClear, capacity};
+    specs[kSplit] = {{g_map->split_function}, OnTableRelocate, capacity};
   }
   // Up to 1.22 efence frees reach the runtime/cgo mmap hook; from 1.23 on they don't.
-  if (minor >= 23) specs[kSysFault] = {{"runtime.sysFaultOS"}, OnSysFault};
+  // sysFaultOS also runs with every signal blocked (a locked thread's exit frees its signal
+  // stack), where an int3 would kill the process: only ever behind a mask check.
+  if (minor >= 23) {
+    specs[kSysFault] = {{"runtime.sysFaultOS"}, OnSysFault, {kFilterSigtrapUnblocked, 0, 1, 0}};
+  }
   specs[kGcDone] = {{"runtime.gcMarkTermination"}, OnGcMarkTermination};
   GoFunctionQuery queries[kCount];
   for (int k = 0; k < kCount; ++k) queries[k] = specs[k].query;
@@ -197,7 +237,22 @@ int InstallHooks(TextBuffer* out) {
       out->Append(" (off: no growth hook)");
       continue;
     }
-    if (HookEngine::Install(q.func.entry, q.name, specs[k].callback, nullptr, &why)) {
+    bool ok = false;
+    if (specs[k].filter.width) {
+      ok = HookEngine::InstallFiltered(q.func.entry, q.name, specs[k].filter, specs[k].callback,
+                                       nullptr, &why);
+      if (ok) {
+        out->Append(" (filtered)");
+      } else if (specs[k].filter.greg == kFilterSigtrapUnblocked) {
+        out->Append(" (off: ").Append(why ? why : "refused").Char(')');
+        continue;
+      } else {
+        // Unfiltered it still works, at a trap per call.
+        out->Append(" (unfiltered: ").Append(why ? why : "refused").Char(')');
+      }
+    }
+    if (!ok) ok = HookEngine::Install(q.func.entry, q.name, specs[k].callback, nullptr, &why);
+    if (ok) {
       ++installed;
       if (k == kGrow) grow_installed = true;
     } else {

@@ -5,10 +5,9 @@
 
 #include <elf.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cstdint>
-
-#include <sys/mman.h>
 
 #include "preload/go_memory_hooks.h"
 #include "preload/mapping_limit.h"

@@ -3,9 +3,9 @@
 #include "preload/mapping_limit.h"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -70,7 +70,9 @@ void MappingLimit::OnRuntimeMmap() {
   uint64_t n = CountMappings();
   if (n * 100 >= g_limit * kWarnPercent && !g_warned.exchange(true)) {
     InlineTextBuffer<512> line;
-    line.Append("warning: the program has ").Unsigned(n).Append(" memory mappings of the ")
+    line.Append("warning: the program has ")
+        .Unsigned(n)
+        .Append(" memory mappings of the ")
         .Unsigned(g_limit)
         .Append(
             " the kernel allows (vm.max_map_count); with GODEBUG=efence=1 every goroutine stack "

@@ -10,8 +10,9 @@ namespace cgosan {
 
 class MappingLimit {
  public:
-  static void Init();          // reads vm.max_map_count; attach-time
-  static void OnRuntimeMmap();  // called for each runtime mmap
+  static void Init();  // reads vm.max_map_count; attach-time
+  // Called for each runtime mmap and efence fault. Async-signal-safe.
+  static void OnRuntimeMmap();
 };
 
 }  // namespace cgosan

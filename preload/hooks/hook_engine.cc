@@ -3,7 +3,8 @@
 // handler (any thread, any number at once) finds every planted hook with a plain scan and
 // no lock. Records never change after publication; the only per-hit writes are the relaxed
 // hit counters. The out-of-line copy of each displaced instruction sits on a page of its own
-// near the text, read+execute from the moment the int3 can be hit.
+// near the text, read+execute from the moment the int3 can be hit; so does each filtered
+// hook's trampoline, whose int3 (not the hooked pc) is what the handler looks up.
 #include "preload/hooks/hook_engine.h"
 
 #include <sys/syscall.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 
 #include "preload/hooks/code_memory.h"
+#include "preload/hooks/filter_trampoline.h"
 #include "preload/hooks/site_decoder.h"
 #include "preload/signal_table.h"
 #include "preload/trap_handler.h"
@@ -23,17 +25,22 @@ namespace {
 constexpr int kMaxHooks = 64;
 constexpr int kMaxInstruction = 15;
 
-struct alignas(64) HookRecord {
-  uintptr_t pc;
+// What a hook is: written once, before publication.
+struct HookFields {
+  uintptr_t pc;           // the hooked instruction: what callbacks see as pc()
+  uintptr_t trap;         // the int3: pc, or in a filtered hook's trampoline
   uintptr_t out_of_line;  // Resume::kOutOfLine: the copy of the instruction
-  uintptr_t target;       // branches: their target
+  uintptr_t target;       // branches: their target; kFiltered: the trampoline's resume
   HookCallback callback;
   void* user;
   const char* name;
   Resume how;
   uint8_t len;
   uint8_t condition;
-  std::atomic<bool> planted;  // false once an int3 could not be written
+};
+
+struct alignas(64) HookRecord : HookFields {
+  std::atomic<bool> planted;  // false once its int3 or jump could not be written
   std::atomic<uint64_t> hits;
 };
 
@@ -47,6 +54,15 @@ HookRecord* FindHook(uintptr_t pc) {
   int n = g_published.load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i) {
     if (g_hooks[i].pc == pc && g_hooks[i].planted.load(std::memory_order_relaxed))
+      return &g_hooks[i];
+  }
+  return nullptr;
+}
+
+HookRecord* FindTrap(uintptr_t trap) {
+  int n = g_published.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    if (g_hooks[i].trap == trap && g_hooks[i].planted.load(std::memory_order_relaxed))
       return &g_hooks[i];
   }
   return nullptr;
@@ -114,6 +130,7 @@ void ResumeAfter(const HookRecord& h, ucontext_t* uc) {
       next = h.target;
       break;
     case Resume::kJmp:
+    case Resume::kFiltered:
       next = h.target;
       break;
     case Resume::kJcc:
@@ -136,26 +153,56 @@ bool HookEngine::Init(const char** why) {
   return true;
 }
 
-bool HookEngine::Install(uintptr_t pc, const char* name, HookCallback callback, void* user,
-                         const char** why) {
-  SpinLockGuard guard(g_install_lock);
+namespace {
+
+// The checks every installation makes first; the index of the free record, or -1 with *why.
+// The caller holds g_install_lock.
+int FreeRecordFor(uintptr_t pc, HookCallback callback, const char** why) {
   if (!g_initialized.load(std::memory_order_relaxed)) {
     *why = "hook engine not initialised";
-    return false;
+    return -1;
   }
   if (pc == 0 || callback == nullptr) {
     *why = "no address or no callback";
-    return false;
+    return -1;
   }
   if (Published(pc)) {
     *why = "already hooked";
-    return false;
+    return -1;
   }
   int index = g_published.load(std::memory_order_relaxed);
   if (index == kMaxHooks) {
     *why = "too many hooks";
+    return -1;
+  }
+  return index;
+}
+
+// Fills and publishes the record, then writes `patch` at pc (an int3 or a jump): no thread
+// can reach the trap before the handler can find its record.
+bool Publish(int index, const HookFields& fields, const uint8_t* patch, int patch_len,
+             const char** why) {
+  HookRecord& h = g_hooks[index];
+  static_cast<HookFields&>(h) = fields;
+  h.planted.store(true, std::memory_order_relaxed);
+  h.hits.store(0, std::memory_order_relaxed);
+  g_published.store(index + 1, std::memory_order_release);
+  if (!PatchText(fields.pc, patch, patch_len, why)) {
+    // The slot stays published (readers may hold it) but never matches a trap again.
+    h.planted.store(false, std::memory_order_relaxed);
     return false;
   }
+  g_planted.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace
+
+bool HookEngine::Install(uintptr_t pc, const char* name, HookCallback callback, void* user,
+                         const char** why) {
+  SpinLockGuard guard(g_install_lock);
+  int index = FreeRecordFor(pc, callback, why);
+  if (index < 0) return false;
   SiteInstruction site;
   if (!DecodeSite(reinterpret_cast<const uint8_t*>(pc), ReadableBytes(pc), pc, &site, why)) {
     return false;
@@ -165,38 +212,69 @@ bool HookEngine::Install(uintptr_t pc, const char* name, HookCallback callback, 
     out_of_line = EmitOutOfLine(pc, site.len, why);
     if (!out_of_line) return false;
   }
-  HookRecord& h = g_hooks[index];
-  h.pc = pc;
-  h.out_of_line = out_of_line;
-  h.target = site.target;
-  h.callback = callback;
-  h.user = user;
-  h.name = name;
-  h.how = site.how;
-  h.len = site.len;
-  h.condition = site.condition;
-  h.planted.store(true, std::memory_order_relaxed);
-  h.hits.store(0, std::memory_order_relaxed);
-  g_published.store(index + 1, std::memory_order_release);
+  HookFields fields;
+  fields.pc = pc;
+  fields.trap = pc;
+  fields.out_of_line = out_of_line;
+  fields.target = site.target;
+  fields.callback = callback;
+  fields.user = user;
+  fields.name = name;
+  fields.how = site.how;
+  fields.len = site.len;
+  fields.condition = site.condition;
   static const uint8_t kInt3 = 0xcc;
-  if (!PatchText(pc, &kInt3, 1, why)) {
-    // The slot stays published (readers may hold it) but never matches a trap again.
-    h.planted.store(false, std::memory_order_relaxed);
+  return Publish(index, fields, &kInt3, 1, why);
+}
+
+bool HookEngine::InstallFiltered(uintptr_t pc, const char* name, const HookFilter& filter,
+                                 HookCallback callback, void* user, const char** why) {
+  SpinLockGuard guard(g_install_lock);
+  int index = FreeRecordFor(pc, callback, why);
+  if (index < 0) return false;
+  if (!ValidFilter(filter, why)) return false;
+  StackCheckEntry entry;
+  if (!DecodeStackCheckEntry(reinterpret_cast<const uint8_t*>(pc), ReadableBytes(pc), pc, &entry,
+                             why)) {
     return false;
   }
-  g_planted.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  uintptr_t page = OpenNearPage(pc, why);
+  if (!page) return false;
+  FilterTrampoline tramp;
+  if (!EncodeFilterTrampoline(filter, entry, pc, page, reinterpret_cast<uint8_t*>(page), &tramp,
+                              why) ||
+      !SealNearPage(page, why)) {
+    return false;
+  }
+  // The jump, then int3s over the rest of the displaced bytes: nothing should run them.
+  uint8_t patch[14];  // room for EncodeJump's far form, refused below
+  memset(patch, 0xcc, sizeof(patch));
+  if (EncodeJump(pc, page, patch) != 5) {
+    *why = "the trampoline page is out of rel32 reach";
+    return false;
+  }
+  HookFields fields;
+  fields.pc = pc;
+  fields.trap = page + static_cast<uintptr_t>(tramp.trap_offset);
+  fields.out_of_line = 0;
+  fields.target = page + static_cast<uintptr_t>(tramp.resume_offset);
+  fields.callback = callback;
+  fields.user = user;
+  fields.name = name;
+  fields.how = Resume::kFiltered;
+  fields.len = entry.len;
+  fields.condition = 0;
+  return Publish(index, fields, patch, entry.len, why);
 }
 
 bool HookEngine::OnTrap(siginfo_t* info, ucontext_t* uc) {
   // An int3 reports SI_KERNEL with the pc after it; kill/raise, single steps and hardware
   // breakpoints have other codes.
   if (info == nullptr || uc == nullptr || info->si_code != SI_KERNEL) return false;
-  uintptr_t pc = Get(uc, REG_RIP) - 1;
-  HookRecord* h = FindHook(pc);
+  HookRecord* h = FindTrap(Get(uc, REG_RIP) - 1);
   if (h == nullptr) return false;
   h->hits.fetch_add(1, std::memory_order_relaxed);
-  Set(uc, REG_RIP, pc);  // the callback sees the hooked instruction's address
+  Set(uc, REG_RIP, h->pc);  // the callback sees the hooked instruction's address
   h->callback(HookContext(uc, h->user));
   ResumeAfter(*h, uc);
   return true;

@@ -16,13 +16,14 @@ enum class Resume : uint8_t {
                // must never see an out-of-line address on the stack)
   kJmp,        // jmp rel32/rel8, emulated
   kJcc,        // jcc rel32/rel8, emulated from EFLAGS
+  kFiltered,   // a filtered hook's trampoline: continues at its re-created stack check
 };
 
 struct SiteInstruction {
   Resume how = Resume::kOutOfLine;
   uint8_t len = 0;        // bytes of the instruction
   uint8_t condition = 0;  // kJcc: the condition code (low nibble of the opcode)
-  uintptr_t target = 0;   // kCall/kJmp/kJcc: the branch target
+  uintptr_t target = 0;   // kCall/kJmp/kJcc: the branch target; kFiltered: where to resume
   const char* what = "";  // static mnemonic, for messages
 };
 

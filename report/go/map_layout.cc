@@ -21,8 +21,7 @@ constexpr GoMapLayout kLayouts[] = {
     // groups {data unsafe.Pointer; lengthMask uint64}}; SwissMapType {Type; Key, Elem,
     // Group *Type; Hasher; GroupSize uintptr ...}.
     {24, true, 0, 0, 0, 0, 0, 0, "internal/runtime/maps.(*table).grow",
-     "internal/runtime/maps.(*table).Clear", 2, 16, 24, 80,
-     "internal/runtime/maps.(*table).split"},
+     "internal/runtime/maps.(*table).Clear", 2, 16, 24, 80, "internal/runtime/maps.(*table).split"},
 };
 
 constexpr uint64_t kPageSize = 8192;  // the Go runtime's page size

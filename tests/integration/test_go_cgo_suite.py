@@ -212,7 +212,11 @@ class CgoSuite(unittest.TestCase):
             return "cgosan" in line.lower()
 
         said = [ln for ln in lines if mentions_cgosan(ln)]
-        unexpected = [ln for ln in said if not VERBOSE_LINE.match(ln)]
+        # Before Go 1.21 the wrapper leaves efence out and says so, once per test binary.
+        minor = int(go_toolchains.short_version(version).split(".")[1])
+        expected_note = (lambda ln: minor < 21 and ln.startswith(
+            "cgosan: not adding efence=1 to GODEBUG: Go 1."))
+        unexpected = [ln for ln in said if not VERBOSE_LINE.match(ln) and not expected_note(ln)]
         self.assertEqual(unexpected, [], "cgosan said more than its verbosity-1 lines:\n"
                          + tail(out))
         attached = [ln for ln in said if "cgosan: attached: " in ln]

@@ -1,8 +1,10 @@
 // Machine code for hook_engine_test.cc: functions shaped like Go's (ABIInternal: arguments
 // in RAX, RBX, RCX, RDI, result in RAX, R14 = g with the stack guard at +0x10), each
-// beginning with one of the instruction patterns the hook engine resumes from, plus C-callable
-// wrappers that set up R14 and the argument registers. Every Go-shaped function returns
-// rax + 2*rbx + 3*rcx + 5*rdi + K (K differs per function), or -1 when its stack check fails.
+// beginning with one of the instruction patterns the hook engine resumes from (or, for the
+// filtered hooks, Go's stack check with a morestack tail that jumps back to the entry), plus
+// C-callable wrappers that set up R14 and the argument registers. Every Go-shaped function
+// returns rax + 2*rbx + 3*rcx + 5*rdi + K (K differs per function), or -1 when its stack
+// check fails.
   .text
 
 #define FUNC(name) .globl name; .type name, @function; .p2align 4; name:
@@ -307,6 +309,111 @@ FUNC(hook_test_exit_like)
   syscall
   ret
 
+// Filtered hooks (HookEngine::InstallFiltered): Go stack-check entries, one per hook, the
+// filtered fields reached through the argument registers (pointers to test blocks).
+.macro GO_FUNC_BODY k
+  push %rbp
+  mov %rsp, %rbp
+  COMPUTE \k
+  pop %rbp
+  ret
+1:
+  mov $-1, %rax
+  ret
+.endm
+
+FUNC(hook_test_filter_rel32)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 20
+
+FUNC(hook_test_filter_rel8)
+  cmp 0x10(%r14), %rsp
+  {disp8} jbe 1f
+  GO_FUNC_BODY 21
+
+FUNC(hook_test_filter_w4)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 22
+
+FUNC(hook_test_filter_w8)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 23
+
+FUNC(hook_test_filter_w8_big)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 24
+
+FUNC(hook_test_filter_sigmask)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 27
+
+FUNC(hook_test_filter_threads)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 25
+
+FUNC(hook_test_filter_cost)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  GO_FUNC_BODY 1
+
+// A morestack tail like Go's: "grows the stack" (the guard drops to 0), counts, and jumps
+// back to the entry, which re-runs the stack check (and the filter).
+.macro MORESTACK_TAIL entry
+1:
+  movq $0, 0x10(%r14)
+  incq hook_test_morestack_calls(%rip)
+  jmp \entry
+.endm
+
+FUNC(hook_test_filter_morestack32)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  push %rbp
+  mov %rsp, %rbp
+  COMPUTE 26
+  pop %rbp
+  ret
+  MORESTACK_TAIL hook_test_filter_morestack32
+
+FUNC(hook_test_filter_morestack8)
+  cmp 0x10(%r14), %rsp
+  {disp8} jbe 1f
+  push %rbp
+  mov %rsp, %rbp
+  COMPUTE 27
+  pop %rbp
+  ret
+  MORESTACK_TAIL hook_test_filter_morestack8
+
+// Register snapshot after a filtered entry; RSP (as at entry) in slot 17.
+FUNC(hook_test_filter_regs)
+  cmp 0x10(%r14), %rsp
+  {disp32} jbe 1f
+  STORE_REGS
+  mov %rsp, hook_test_regs_out+136(%rip)
+  ret
+1:
+  ud2
+
+// Entries InstallFiltered refuses: a large-frame stack check, and a stack check followed by
+// something other than jbe.
+FUNC(hook_test_filter_refused_lea)
+  lea -0x10(%rsp), %r12
+  cmp 0x10(%r14), %r12
+  {disp32} jbe 1f
+  GO_FUNC_BODY 28
+
+FUNC(hook_test_filter_refused_jb)
+  cmp 0x10(%r14), %rsp
+  {disp32} jb 1f
+  GO_FUNC_BODY 29
+
 // Not a pattern the engine knows: a RIP-relative load.
 FUNC(hook_test_unsupported)
   mov hook_test_unsupported_value(%rip), %rax
@@ -325,7 +432,10 @@ hook_test_fake_g:   // g: stack.lo, stack.hi, stackguard0 (0: the stack check pa
   .quad 0, 0, 0, 0, 0, 0, 0, 0
   .globl hook_test_regs_out
 hook_test_regs_out:
-  .zero 136
+  .zero 144
+  .globl hook_test_morestack_calls
+hook_test_morestack_calls:
+  .quad 0
 hook_test_unsupported_value:
   .quad 77
 
