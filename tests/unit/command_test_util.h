@@ -1,11 +1,14 @@
-// Helpers for unit tests that run commands (readelf, go build): capture a command's output
-// and own a temporary directory.
+// Helpers for unit tests that run commands (readelf, go build): capture a command's output,
+// own a temporary directory, and list the Go toolchains to build with.
 #pragma once
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace cgosan {
 namespace testing_util {
@@ -39,6 +42,40 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// One Go toolchain: `env` is the prefix for its go command `go`; minor is 19 for go1.19.8.
+struct GoToolchain {
+  std::string label;
+  std::string env;
+  std::string go;
+  int minor = 0;
+};
+
+// Debian's go, then the toolchains scripts/go-toolchains unpacked into the build tree
+// ($CGOSAN_GO_TOOLCHAINS_DIR, else $CGOSAN_BUILD_DIR/go-toolchains, as the integration tests
+// find them).
+inline std::vector<GoToolchain> GoToolchains() {
+  std::vector<GoToolchain> out;
+  if (system("go version >/dev/null 2>&1") == 0)
+    out.push_back({"default", "GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off ", "go"});
+  const char* dir = getenv("CGOSAN_GO_TOOLCHAINS_DIR");
+  const char* build = getenv("CGOSAN_BUILD_DIR");
+  std::string base = dir ? dir : build ? std::string(build) + "/go-toolchains" : "";
+  if (!base.empty()) {
+    std::istringstream roots(RunCommand("ls -d '" + base + "'/usr/lib/go-1.* 2>/dev/null"));
+    std::string root;
+    while (std::getline(roots, root)) {
+      if (root.empty() || access((root + "/bin/go").c_str(), X_OK) != 0) continue;
+      out.push_back({root.substr(root.rfind('/') + 1),
+                     "GOTOOLCHAIN=local GOPROXY=off GOROOT=" + root + " ", root + "/bin/go"});
+    }
+  }
+  for (GoToolchain& tc : out) {
+    std::string v = RunCommand(tc.env + tc.go + " env GOVERSION");  // "go1.22.12"
+    if (v.rfind("go1.", 0) == 0) tc.minor = atoi(v.c_str() + 4);
+  }
+  return out;
+}
 
 }  // namespace testing_util
 }  // namespace cgosan

@@ -53,29 +53,7 @@ const char kMapProgram[] =
     "\tos.Exit(0)\n"
     "}\n";
 
-struct Toolchain {
-  std::string label;
-  std::string env;
-  std::string go;
-};
-
-std::vector<Toolchain> Toolchains() {
-  std::vector<Toolchain> out;
-  if (system("go version >/dev/null 2>&1") == 0)
-    out.push_back({"default", "GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off ", "go"});
-  std::string dirs = RunCommand("ls -d /work/main/build/go-toolchains/usr/lib/go-1.* 2>/dev/null");
-  size_t pos = 0;
-  while (pos < dirs.size()) {
-    size_t nl = dirs.find('\n', pos);
-    if (nl == std::string::npos) nl = dirs.size();
-    std::string root = dirs.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (root.empty() || access((root + "/bin/go").c_str(), X_OK) != 0) continue;
-    out.push_back({root.substr(root.rfind('/') + 1),
-                   "GOTOOLCHAIN=local GOPROXY=off GOROOT=" + root + " ", root + "/bin/go"});
-  }
-  return out;
-}
+using Toolchain = testing_util::GoToolchain;
 
 bool WriteFile(const std::string& path, const std::string& text) {
   FILE* f = fopen(path.c_str(), "w");
@@ -161,7 +139,7 @@ std::string Hex(uintptr_t v) {
 class GoFunctionFinderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    toolchains_ = Toolchains();
+    toolchains_ = testing_util::GoToolchains();
     if (toolchains_.empty()) GTEST_SKIP() << "no Go toolchain installed";
     if (system("objdump --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no objdump";
   }

@@ -79,30 +79,7 @@ const char kPureMain[] =
     "\n"
     "func main() { pad(); fmt.Println(work(10)) }\n";
 
-struct Toolchain {
-  std::string label;
-  std::string env;  // prefix for the go command
-  std::string go;
-};
-
-std::vector<Toolchain> Toolchains() {
-  std::vector<Toolchain> out;
-  if (system("go version >/dev/null 2>&1") == 0)
-    out.push_back({"default", "GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off ", "go"});
-  std::string dirs = RunCommand(
-      "ls -d /work/main/build/go-toolchains/usr/lib/go-1.* 2>/dev/null");
-  size_t pos = 0;
-  while (pos < dirs.size()) {
-    size_t nl = dirs.find('\n', pos);
-    if (nl == std::string::npos) nl = dirs.size();
-    std::string root = dirs.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (root.empty() || access((root + "/bin/go").c_str(), X_OK) != 0) continue;
-    out.push_back({root.substr(root.rfind('/') + 1),
-                   "GOTOOLCHAIN=local GOPROXY=off GOROOT=" + root + " ", root + "/bin/go"});
-  }
-  return out;
-}
+using Toolchain = testing_util::GoToolchain;
 
 // Builds `source` as module example.com/t; returns the binary path or "".
 std::string Build(const Toolchain& tc, const std::string& dir, const char* source,
@@ -250,11 +227,11 @@ void CheckWorkAndInline(const Pclntab& t, int func_line, int call_line) {
 class GoPclntabTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    toolchains_ = Toolchains();
+    toolchains_ = testing_util::GoToolchains();
     if (toolchains_.empty()) GTEST_SKIP() << "no Go toolchain installed";
     if (toolchains_.size() == 1)
       printf("[   INFO   ] only the default toolchain; no Go 1.21+ under "
-             "/work/main/build/go-toolchains (run scripts/go-toolchains)\n");
+             "$CGOSAN_BUILD_DIR/go-toolchains (run scripts/go-toolchains)\n");
   }
   std::vector<Toolchain> toolchains_;
   TempDir tmp_{"cgosan_go_pclntab_test"};

@@ -87,32 +87,7 @@ std::string Trim(std::string s) {
   return s;
 }
 
-struct Toolchain {
-  std::string label;
-  std::string env;  // prefix for the go command
-  std::string go;
-  int minor = 0;
-};
-
-// Debian's go and the toolchains unpacked under the lead's build tree (scripts/go-toolchains).
-std::vector<Toolchain> Toolchains() {
-  std::vector<Toolchain> out;
-  if (system("go version >/dev/null 2>&1") == 0)
-    out.push_back({"default", "GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off ", "go"});
-  std::string dirs = RunCommand("ls -d /work/main/build/go-toolchains/usr/lib/go-1.* 2>/dev/null");
-  std::istringstream lines(dirs);
-  std::string root;
-  while (std::getline(lines, root)) {
-    if (root.empty() || access((root + "/bin/go").c_str(), X_OK) != 0) continue;
-    out.push_back({root.substr(root.rfind('/') + 1),
-                   "GOTOOLCHAIN=local GOPROXY=off GOROOT=" + root + " ", root + "/bin/go"});
-  }
-  for (Toolchain& tc : out) {
-    std::string v = Trim(RunCommand(tc.env + tc.go + " env GOVERSION"));  // "go1.22.12"
-    if (v.rfind("go1.", 0) == 0) tc.minor = atoi(v.c_str() + 4);
-  }
-  return out;
-}
+using Toolchain = testing_util::GoToolchain;
 
 std::string Build(const Toolchain& tc, const std::string& dir, const std::string& flags,
                   const std::string& extra_env) {
@@ -335,7 +310,7 @@ void CheckProcess(const Toolchain& tc, const std::string& bin) {
 }
 
 TEST(GoTypeNameTest, RealProcessesOfEveryToolchain) {
-  std::vector<Toolchain> toolchains = Toolchains();
+  std::vector<Toolchain> toolchains = testing_util::GoToolchains();
   if (toolchains.empty()) GTEST_SKIP() << "no Go toolchain installed";
   TempDir tmp("cgosan_go_type_name_test");
   struct Variant {
