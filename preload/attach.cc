@@ -3,11 +3,15 @@
 // malloc before ours runs); it parses options first so that a bad option stops the program
 // before any of its code runs.
 #include <dlfcn.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "preload/audit/go_heap_view.h"
+#include "preload/audit/leak_check.h"
+#include "preload/audit/retention.h"
 #include "preload/cgo_calls.h"
 #include "preload/fault_handler.h"
 #include "preload/go_fault.h"
@@ -19,10 +23,13 @@
 #include "preload/process_state.h"
 #include "preload/signal_table.h"
 #include "preload/thread_state.h"
+#include "report/go/go_function_finder.h"
 #include "report/go/go_runtime.h"
 #include "report/go_stack.h"
 #include "report/report_writer.h"
+#include "report/suppressions.h"
 #include "report/unwinder.h"
+#include "shadow/base/internal_mmap.h"
 #include "shadow/base/raw_io.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
@@ -57,6 +64,13 @@ void ParseOptionsOrDie() {
     PrintLine(line.data());
     _exit(1);
   }
+  const char* suppressions = GetOptions().suppressions;
+  if (suppressions[0] != '\0' && !Suppressions::Load(suppressions, &error)) {
+    InlineTextBuffer<1200> line;
+    line.Append("ERROR: suppressions: ").Append(error.data());
+    PrintLine(line.data());
+    _exit(1);
+  }
 }
 
 // The wrapper names the program it was asked to run in CGOSAN_NAMED_EXE; a process that is
@@ -77,6 +91,10 @@ void ConfigureHeap() {
   config.quarantine_bytes = passive ? 0 : static_cast<uint64_t>(o.quarantine_mb) << 20;
   config.max_live_guarded = MaxLiveGuardedSlots();
   config.guard_left = o.guard_left != 0;
+  // Only where the audits read block contents: elsewhere the fill would be pure cost.
+  if (!passive && (IsGoProcess() || LeakCheck::Enabled())) {
+    config.fill_byte = static_cast<int>(o.malloc_fill_byte);
+  }
   CHeap::Configure(config);
 }
 
@@ -84,6 +102,7 @@ int g_intercepted_cgo_functions = 0;
 bool g_cgo_guard_fell_back = false;
 int g_runtime_hooks = 0;
 int g_go_memory_hooks = 0;
+const char* g_exit_hook_off = nullptr;  // why runtime.exit is not hooked (Go), or nullptr
 // Freed Go ranges remembered (efence frees of large objects and stacks; the newest win).
 constexpr size_t kMaxFreedGoRanges = size_t{1} << 20;
 
@@ -91,6 +110,8 @@ void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
   CHeap::UnlockAllAfterFork();
+  InternalMappingsResetAfterFork();
+  Retention::AfterForkInChild();
   t_state.tid = 0;  // the child's only thread has a new tid
   GoHeap::ResetAfterFork();
   MapArrays::ResetAfterFork();
@@ -160,6 +181,90 @@ void SayAttached() {
   if (IsGoProcess()) PrintLine(GoMemoryHooks::Describe());
 }
 
+// Said at verbosity 1 when the program ends, if any finding was suppressed.
+void SaySuppressed() {
+  uint64_t n = Suppressions::SuppressedCount();
+  if (GetOptions().verbosity < 1 || n == 0) return;
+  InlineTextBuffer<128> line;
+  line.Append("suppressed ").Unsigned(n).Append(n == 1 ? " finding" : " findings");
+  PrintLine(line.data());
+}
+
+// The end-of-run audits. Returns the exit status: a retention or leak finding turns 0 into
+// exitcode (so that go test fails); any other status of the program is kept.
+int EndOfRun(int code) {
+  uint64_t findings = 0;
+  if (Retention::Enabled()) {
+    Retention::AuditNow();
+    findings += Retention::Findings();
+  }
+  if (LeakCheck::Enabled()) findings += LeakCheck::Run();
+  SaySuppressed();
+  return findings > 0 && code == 0 ? static_cast<int>(GetOptions().exitcode) : code;
+}
+
+// Go: runtime.exit's hook, on the exit helper thread (a real stack, every signal blocked).
+int OnGoExit(int code) {
+  LeakCheck::NoteOwnThreadStack();
+  ReentrancyGuard guard;
+  return EndOfRun(code);
+}
+
+// C: an on_exit handler, registered first so that it runs after the program's own.
+void OnCExit(int status, void*) {
+  int code = EndOfRun(status);
+  if (code != status) {
+    fflush(nullptr);  // exit() would flush after the handlers; _exit does not
+    _exit(code);
+  }
+}
+
+// runtime.exit (assembly: "runtime.exit" in the pclntab) gets the jump to the exit hook.
+bool InstallGoExitHook(const char** why) {
+  if (!GoRuntime::Table()) {
+    *why = "no pclntab";
+    return false;
+  }
+  GoFunctionQuery q;
+  q.name = "runtime.exit";
+  if (FindGoFunctions(*GoRuntime::Table(), &q, 1) != 1) {
+    *why = "runtime.exit not found";
+    return false;
+  }
+  return HookEngine::InstallExitHook(q.func.entry, OnGoExit, why);
+}
+
+void AttachAudits() {
+  GoHeapView::Init();
+  bool audits = g_intercepted_cgo_functions > 0 && GoRuntime::Layout() != nullptr;
+  if (audits) Retention::Attach();
+  if (audits || LeakCheck::Enabled()) {
+    const char* why = "";
+    if (!InstallGoExitHook(&why)) g_exit_hook_off = why;
+  }
+}
+
+void SayAudits() {
+  if (GetOptions().verbosity < 1 || PreloadPassive()) return;
+  InlineTextBuffer<512> line;
+  line.Append("audits: retention ");
+  if (Retention::Enabled()) {
+    line.Append("on (every ").Unsigned(GetOptions().retention_interval_ms).Append(" ms at most)");
+  } else {
+    line.Append(IsGoProcess() ? "off (needs cgo call interception and the runtime layout)"
+                              : "off (not a Go program)");
+  }
+  line.Append(", leak check ").Append(LeakCheck::Enabled() ? "on" : "off");
+  if (IsGoProcess()) {
+    line.Append(", ").Append(GoHeapView::Describe());
+    if (g_exit_hook_off) line.Append(", exit hook off: ").Append(g_exit_hook_off);
+  }
+  if (Suppressions::RuleCount() > 0) {
+    line.Append(", ").Unsigned(Suppressions::RuleCount()).Append(" suppression rules");
+  }
+  PrintLine(line.data());
+}
+
 __attribute__((constructor(101))) void AttachPreload() {
   ReentrancyGuard guard;
   ParseOptionsOrDie();
@@ -193,11 +298,15 @@ __attribute__((constructor(101))) void AttachPreload() {
         MutableOptions().guard = static_cast<int>(GuardMode::kAll);
         g_cgo_guard_fell_back = true;
       }
+      AttachAudits();
+    } else if (LeakCheck::Enabled()) {
+      on_exit(OnCExit, nullptr);
     }
     SignalTable::InstallHandlers(OnFaultSignal);
   }
   SetPreloadReady();
   SayAttached();
+  SayAudits();
   WarnIfTraced();
 }
 

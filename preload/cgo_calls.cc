@@ -6,9 +6,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <atomic>
+
 #include "report/elf_reader.h"
 #include "report/elf_symbols.h"
 #include "report/go/go_runtime.h"
+#include "report/go_stack.h"
 #include "report/main_executable.h"
 #include "shadow/base/internal_mmap.h"
 #include "shadow/go_mappings.h"
@@ -65,7 +68,8 @@ namespace cgosan {
 namespace {
 
 constexpr int kMaxTargets = 8192;
-constexpr int kMaxDepth = 64;
+constexpr int kMaxDepth = CgoThreadCalls::kMaxDepth;
+constexpr int kMaxThreads = 4096;
 constexpr size_t kThunkBytes = 32;
 
 struct Target {
@@ -78,11 +82,45 @@ struct Target {
 Target* g_targets = nullptr;  // InternalMmap'd, kMaxTargets entries
 int g_num_targets = 0;
 
-struct CallStack {
-  int depth;  // may exceed kMaxDepth; only the first kMaxDepth are recorded
-  CgoCall calls[kMaxDepth];
-};
+using CallStack = CgoThreadCalls;
 __thread CallStack t_calls __attribute__((tls_model("initial-exec")));
+__thread bool t_registered __attribute__((tls_model("initial-exec")));
+
+uintptr_t g_threads[kMaxThreads];
+std::atomic<int> g_num_threads{0};
+std::atomic<CgoCalls::GoCallDoneHook> g_done_hook{nullptr};
+
+// Once per thread, at its first call with Go pointers. A thread reusing the TLS block of
+// one that exited finds its address there already.
+void RegisterThread() {
+  t_registered = true;
+  uintptr_t self = reinterpret_cast<uintptr_t>(&t_calls);
+  int n = g_num_threads.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    if (__atomic_load_n(&g_threads[i], __ATOMIC_RELAXED) == self) return;
+  }
+  int slot = g_num_threads.fetch_add(1, std::memory_order_acq_rel);
+  if (slot >= kMaxThreads) return;  // audits then miss this thread's calls: see Retention
+  __atomic_store_n(&g_threads[slot], self, __ATOMIC_RELEASE);
+}
+
+// The ring entry of a call with Go pointers: who made it and which pointers it got.
+void RecordRecent(CallStack& cs, const CgoCall& c) {
+  if (!t_registered) RegisterThread();
+  uint64_t seq = cs.go_calls + 1;
+  RecentGoCall& r = cs.recent[(seq - 1) % CgoThreadCalls::kRecent];
+  __atomic_store_n(&r.seq, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&cs.go_calls, seq, __ATOMIC_RELEASE);
+  r.when = __builtin_ia32_rdtsc();
+  r.function = c.function;
+  r.num_go_pointers = c.num_go_pointers;
+  r.go_pointers_truncated = c.go_pointers_truncated;
+  for (int i = 0; i < c.num_go_pointers; ++i) r.go_pointers[i] = c.go_pointers[i];
+  uintptr_t g = GoStack::CurrentGoroutine();
+  r.goroutine = g ? GoStack::GoroutineId(g) : -1;
+  r.num_caller_pcs = GoStack::CaptureCgoCallGoroutine(r.caller_pcs, RecentGoCall::kMaxCallerFrames);
+  __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
+}
 
 // Drops records whose frames are gone: a call at entry_sp lives below (at a lower address
 // than) every call that is still in progress outside it.
@@ -165,9 +203,15 @@ inline void RecordGoPointers(CgoCall* c) {
   c->num_go_pointers = 0;
   const auto* words = reinterpret_cast<const uintptr_t*>(c->frame);
   uint32_t n = c->frame_size / 8;
+  c->go_pointers_truncated = n > 16;
   if (n > 16) n = 16;
-  for (uint32_t i = 0; i < n && c->num_go_pointers < CgoCall::kMaxGoPointers; ++i) {
-    if (GoMappings::Contains(words[i])) c->go_pointers[c->num_go_pointers++] = words[i];
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!GoMappings::Contains(words[i])) continue;
+    if (c->num_go_pointers == CgoCall::kMaxGoPointers) {
+      c->go_pointers_truncated = true;
+      break;
+    }
+    c->go_pointers[c->num_go_pointers++] = words[i];
   }
 }
 
@@ -232,6 +276,19 @@ const CgoCall* CgoCalls::Current() {
   return &cs.calls[cs.depth - 1];
 }
 
+int CgoCalls::RegisteredThreads(uintptr_t* out, int max) {
+  int n = g_num_threads.load(std::memory_order_acquire);
+  if (n > kMaxThreads) n = kMaxThreads;
+  int written = 0;
+  for (int i = 0; i < n && written < max; ++i) {
+    uintptr_t t = __atomic_load_n(&g_threads[i], __ATOMIC_ACQUIRE);
+    if (t) out[written++] = t;
+  }
+  return written;
+}
+
+void CgoCalls::SetGoCallDoneHook(GoCallDoneHook hook) { g_done_hook.store(hook); }
+
 bool CgoCalls::InCgoMalloc() {
   const CgoCall* c = Current();
   return c && strcmp(c->function, "_Cmalloc") == 0;
@@ -251,9 +308,17 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
     c.frame_size = cgosan::g_targets[index].frame_size;
     cgosan::RecordGoPointers(&c);
     c.entry_sp = entry_sp;
+    if (c.num_go_pointers > 0 || c.go_pointers_truncated) cgosan::RecordRecent(cs, c);
   }
-  ++cs.depth;
+  __atomic_store_n(&cs.depth, cs.depth + 1, __ATOMIC_RELEASE);
   return cgosan::g_targets[index].original;
 }
 
-extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) { cgosan::PopAtOrBelow(entry_sp); }
+extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) {
+  const cgosan::CgoCall* top = cgosan::CgoCalls::Current();
+  bool had_go_pointers = top && (top->num_go_pointers > 0 || top->go_pointers_truncated);
+  cgosan::PopAtOrBelow(entry_sp);
+  if (had_go_pointers) {
+    if (auto hook = cgosan::g_done_hook.load(std::memory_order_relaxed)) hook();
+  }
+}

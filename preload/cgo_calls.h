@@ -21,8 +21,38 @@ struct CgoCall {
   // pointers this call received (the first kMaxGoPointers of them).
   static constexpr int kMaxGoPointers = 4;
   uint8_t num_go_pointers;
+  bool go_pointers_truncated;  // more Go pointers than kMaxGoPointers, or a frame too big
   uintptr_t go_pointers[kMaxGoPointers];
   uintptr_t entry_sp;  // the thunk's stack pointer on entry (for resynchronisation)
+};
+
+// A cgo call that received Go pointers, as the retention audits need it after the fact:
+// which Go memory it was handed, by whom. `seq` is the thread's count of such calls when it
+// began (0 while the entry is being written, so a reader that races the writer sees it as
+// unknown).
+struct RecentGoCall {
+  static constexpr int kMaxCallerFrames = 12;
+  uint64_t seq;
+  uint64_t when;  // time stamp counter at entry: orders calls across threads
+  const char* function;
+  uint8_t num_go_pointers;
+  bool go_pointers_truncated;
+  uintptr_t go_pointers[CgoCall::kMaxGoPointers];
+  int64_t goroutine;
+  int num_caller_pcs;
+  uintptr_t caller_pcs[kMaxCallerFrames];  // the goroutine's frames from runtime.cgocall on
+};
+
+// What one thread's cgo calls look like to another thread (the audit): its calls in
+// progress and its most recent calls with Go pointers. Lives in the thread's TLS; read only
+// as a copy taken with SafeRead (the thread may exit meanwhile).
+struct CgoThreadCalls {
+  static constexpr int kMaxDepth = 64;
+  static constexpr int kRecent = 16;
+  uint64_t go_calls;  // calls with Go pointers begun so far (recent[(go_calls-1) % kRecent])
+  int depth;          // calls in progress; may exceed kMaxDepth (only kMaxDepth recorded)
+  CgoCall calls[kMaxDepth];
+  RecentGoCall recent[kRecent];
 };
 
 class CgoCalls {
@@ -35,6 +65,14 @@ class CgoCalls {
   static const CgoCall* Current();
   // Whether this thread is inside C.CString/C.CBytes/C.malloc (cgo's _Cmalloc).
   static bool InCgoMalloc();
+
+  // The threads that ever made a cgo call with Go pointers: the TLS address of each one's
+  // CgoThreadCalls (a thread that exited leaves a stale address: read it with SafeRead,
+  // and a later thread may reuse it). Returns the count written to out.
+  static int RegisteredThreads(uintptr_t* out, int max);
+  // Called (from the thunk's exit path) when a call that received Go pointers returns.
+  using GoCallDoneHook = void (*)();
+  static void SetGoCallDoneHook(GoCallDoneHook hook);
 };
 
 }  // namespace cgosan

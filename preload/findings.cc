@@ -16,6 +16,7 @@
 #include "report/go/go_type_name.h"
 #include "report/go_stack.h"
 #include "report/report_writer.h"
+#include "report/suppressions.h"
 #include "report/symbolizer.h"
 #include "report/unwinder.h"
 #include "shadow/base/raw_io.h"
@@ -29,7 +30,9 @@ namespace {
 Finding g_finding;
 std::atomic<pid_t> g_report_owner{0};
 
-void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid, int64_t goroutine = -1) {
+}  // namespace
+
+void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid, int64_t goroutine) {
   const uintptr_t* pcs;
   int n = StackDepot::Get(id, &pcs);
   Stack* s = f->AddStack(name);
@@ -39,6 +42,8 @@ void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid, int64_t 
   Symbolizer::SymbolizeStack(pcs, n, false, s);
 }
 
+namespace {
+
 void AddCurrentStack(Finding* f, const char* name) {
   uintptr_t pcs[kMaxFramesPerStack];
   int n = Unwinder::CaptureCurrent(pcs, kMaxFramesPerStack);
@@ -47,6 +52,8 @@ void AddCurrentStack(Finding* f, const char* name) {
   s->tid = CurrentTid();
   Symbolizer::SymbolizeStack(pcs, n, false, s);
 }
+
+}  // namespace
 
 const char* OriginName(BlockOrigin origin) {
   switch (origin) {
@@ -73,10 +80,20 @@ void SetObject(Finding* f, const HeapBlock& block, uintptr_t address) {
   f->object_offset = static_cast<int64_t>(address - block.base);
 }
 
+bool Publish(const Finding& f) {
+  if (Suppressions::Matches(f)) return false;
+  WriteReport(f);
+  return true;
+}
+
+namespace {
+
 void AddBlockStacks(Finding* f, const HeapBlock& block) {
   if (block.state == BlockState::kFreed) AddDepotStack(f, "free", block.free_stack, block.free_tid);
   AddDepotStack(f, "alloc", block.alloc_stack, block.alloc_tid);
 }
+
+}  // namespace
 
 Finding* BeginFinding(FindingKind kind) {
   Finding* f = &g_finding;
@@ -93,6 +110,8 @@ Finding* BeginFinding(FindingKind kind) {
   Symbolizer::Refresh();
   return f;
 }
+
+namespace {
 
 // Where an invalid free's pointer points, when it is not a known block (from the maps).
 void DescribeForeignPointer(uintptr_t addr, TextBuffer* out) {
@@ -239,7 +258,10 @@ void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
     SetObject(f, block, addr);
     AddBlockStacks(f, block);
   }
-  WriteReport(*f);
+  if (!Publish(*f)) {
+    ReleaseReportLock();
+    return;
+  }
   EndAfterFreeFinding();
 }
 
@@ -273,7 +295,20 @@ void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* uc
   SetFaultingAccess(f, si, ucontext);
   SetObject(f, info.block, f->address);
   AddBlockStacks(f, info.block);
-  WriteReport(*f);
+  Publish(*f);
+}
+
+void DescribeMapArray(Finding* f, const MapArrayRecord& m) {
+  f->region = Region::kMapBuckets;
+  f->go.map_address = m.map;
+  if (m.type) GoTypeName(m.type, f->go.map_type, sizeof(f->go.map_type));
+  f->go.array_kind = m.swiss ? "group array" : "bucket array";
+  f->go.map_state = MapArrayStateName(m.state);
+  if (m.event_stack) {
+    AddDepotStack(f, m.state == MapArrayState::kCleared ? "clear" : "relocation", m.event_stack, 0,
+                  m.event_goroutine);
+  }
+  if (m.alloc_stack) AddDepotStack(f, "alloc", m.alloc_stack, 0, m.alloc_goroutine);
 }
 
 void ReportGoFault(const GoFaultExplanation& ex, int sig, siginfo_t* si, void* ucontext) {
@@ -287,17 +322,7 @@ void ReportGoFault(const GoFaultExplanation& ex, int sig, siginfo_t* si, void* u
   f->go.gc_cycle = freed.gc_cycle;
   f->go.freed_ms = GoMillisSinceStart(freed.freed_ns);
   if (ex.has_map) {
-    const MapArrayRecord& m = ex.map;
-    f->region = Region::kMapBuckets;
-    f->go.map_address = m.map;
-    if (m.type) GoTypeName(m.type, f->go.map_type, sizeof(f->go.map_type));
-    f->go.array_kind = m.swiss ? "group array" : "bucket array";
-    f->go.map_state = MapArrayStateName(m.state);
-    if (m.event_stack) {
-      AddDepotStack(f, m.state == MapArrayState::kCleared ? "clear" : "relocation", m.event_stack,
-                    0, m.event_goroutine);
-    }
-    if (m.alloc_stack) AddDepotStack(f, "alloc", m.alloc_stack, 0, m.alloc_goroutine);
+    DescribeMapArray(f, ex.map);
   } else if (freed.kind == GoFreedKind::kStack) {
     f->region = Region::kGoStack;
     f->go.goroutine = freed.goroutine;
@@ -306,7 +331,7 @@ void ReportGoFault(const GoFaultExplanation& ex, int sig, siginfo_t* si, void* u
   } else {
     f->region = Region::kGoHeap;
   }
-  WriteReport(*f);
+  Publish(*f);
 }
 
 }  // namespace cgosan

@@ -15,8 +15,9 @@ namespace cgosan {
 // The calling thread's stack as a depot id (malloc_context_size frames; 0 when off).
 StackId CaptureStackId();
 
-// A bad free()/realloc()/malloc_usable_size() argument. Never returns.
-[[noreturn]] void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
+// A bad free()/realloc()/malloc_usable_size() argument. Returns only when a suppression
+// matched: the caller then ignores the call and the program goes on.
+void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
                                 bool block_known, uint64_t corrupt_offset);
 
 // A fault explained by the guarded pool. Returns after the report has been written; the
@@ -27,6 +28,18 @@ void ReportPoolFault(const PoolFaultInfo& info, int sig, siginfo_t* si, void* uc
 // written, like ReportPoolFault.
 struct GoFaultExplanation;
 void ReportGoFault(const GoFaultExplanation& explained, int sig, siginfo_t* si, void* ucontext);
+
+// For the audits' findings (preload/audit/): the one Finding, begun on this thread, with
+// the stacks and objects filled by the helpers below; Publish writes it unless a suppression
+// matches (returns whether it was written). The caller holds the report lock.
+Finding* BeginFinding(FindingKind kind);
+void AddDepotStack(Finding* f, const char* name, StackId id, pid_t tid, int64_t goroutine = -1);
+void SetObject(Finding* f, const HeapBlock& block, uintptr_t address);
+const char* OriginName(BlockOrigin origin);
+bool Publish(const Finding& f);
+struct MapArrayRecord;
+// Region map-buckets: the map, its type, the array's state and its event/alloc stacks.
+void DescribeMapArray(Finding* f, const MapArrayRecord& m);
 
 // Serializes reports. Acquire returns false when this very thread is already reporting
 // (a fault inside cgosan's own report code).

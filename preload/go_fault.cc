@@ -23,7 +23,9 @@ int64_t GoMillisSinceStart(int64_t monotonic_ns) {
 
 bool ExplainGoFault(uintptr_t addr, GoFaultExplanation* out) {
   if (!GoHeap::FindFreed(addr, &out->freed)) return false;
-  out->has_map = out->freed.kind == GoFreedKind::kHeap && MapArrays::Find(addr, &out->map);
+  // Only a large array can be the freed range itself: a small one shares its span.
+  out->has_map = out->freed.kind == GoFreedKind::kHeap && MapArrays::Find(addr, &out->map) &&
+                 out->map.size > MapArrays::kMaxSmallObject;
   bool relocated = out->has_map && (out->map.state == MapArrayState::kRelocating ||
                                     out->map.state == MapArrayState::kRelocated);
   if (relocated) {

@@ -8,6 +8,7 @@
 
 #include <initializer_list>
 
+#include "preload/audit/retention.h"
 #include "preload/hooks/hook_engine.h"
 #include "preload/hooks/tracer.h"
 #include "preload/mapping_limit.h"
@@ -66,8 +67,9 @@ void OnHashGrow(const HookContext& ctx) {
   uint64_t count = Load<uint64_t>(h + g_map->hmap_count);
   uint64_t size = BucketArrayBytes(b, bucket_size);
   uint64_t new_size = BucketArrayBytes(b + (GrowthDoubles(*g_map, count, b) ? 1 : 0), bucket_size);
-  if (!buckets || (!Large(size) && !Large(new_size))) return;
+  if (!buckets) return;
   MapArrays::NoteGrowthBegan(buckets, size, new_size, EventAt(ctx, h, t));
+  Retention::Request();  // pointers C kept into the array now point at relocated memory
 }
 
 // mapclear(t *maptype, h *hmap): the array is zeroed and reused; an old one is dropped.
@@ -77,8 +79,9 @@ void OnMapClear(const HookContext& ctx) {
   uintptr_t buckets = Load<uintptr_t>(h + g_map->hmap_buckets);
   uint64_t size = BucketArrayBytes(Load<uint8_t>(h + g_map->hmap_b),
                                    Load<uint16_t>(t + g_map->maptype_bucketsize));
-  if (!buckets || !Large(size)) return;
+  if (!buckets) return;
   MapArrays::NoteCleared(buckets, size, EventAt(ctx, h, t));
+  Retention::Request();
 }
 
 // The group array of a Swiss table (receiver in RAX, *SwissMapType in RBX).
@@ -91,7 +94,7 @@ bool SwissGroups(const HookContext& ctx, uintptr_t* base, uint64_t* size) {
   if (bytes > MapArrays::kMaxSmallObject)
     bytes = (bytes + kGoPageSize - 1) / kGoPageSize * kGoPageSize;
   *size = bytes;
-  return *base != 0 && Large(bytes);
+  return *base != 0;
 }
 
 // (*table).grow(typ, m, newCapacity) and (*table).split(typ, m): every entry is copied into
@@ -101,6 +104,7 @@ void OnTableRelocate(const HookContext& ctx) {
   uint64_t size;
   if (!SwissGroups(ctx, &base, &size)) return;
   MapArrays::NoteRelocated(base, size, EventAt(ctx, ctx.rcx(), ctx.rbx()));
+  Retention::Request();
 }
 
 // (*table).Clear(typ): the groups are zeroed and reused.
@@ -109,6 +113,7 @@ void OnTableClear(const HookContext& ctx) {
   uint64_t size;
   if (!SwissGroups(ctx, &base, &size)) return;
   MapArrays::NoteCleared(base, size, EventAt(ctx, 0, ctx.rbx()));
+  Retention::Request();
 }
 
 // sysFaultOS(v unsafe.Pointer, n uintptr), Go 1.23+.
@@ -288,6 +293,7 @@ void GoMemoryHooks::NoteEfenceFree(uintptr_t addr, size_t size) {
     }
   }
   GoHeap::NoteFreed(r);
+  Retention::Request();  // a Go pointer C kept into the range is now dangling
 }
 
 }  // namespace cgosan

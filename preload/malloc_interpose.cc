@@ -115,7 +115,8 @@ void Free(void* ptr, void* caller) {
 }
 
 // The live block at ptr, or a finding (as free() would make) when ptr is not one.
-HeapBlock LiveBlockOrReport(void* ptr) {
+// *suppressed: the finding was suppressed, so the caller must ignore the call.
+HeapBlock LiveBlockOrReport(void* ptr, bool* suppressed = nullptr) {
   HeapBlock block;
   if (CHeap::FindLive(reinterpret_cast<uintptr_t>(ptr), &block)) return block;
   if (t_state.depth > 0 || !PreloadReady() || PreloadPassive()) return HeapBlock();
@@ -126,6 +127,8 @@ HeapBlock LiveBlockOrReport(void* ptr) {
   FreeVerdict verdict = CHeap::Free(ptr, 0, CurrentTid(), &block, &known, &corrupt_offset);
   ReportBadFree(verdict == FreeVerdict::kOk ? FreeVerdict::kInvalidFree : verdict, ptr, block,
                 known, corrupt_offset);
+  if (suppressed) *suppressed = true;
+  return HeapBlock();
 }
 
 bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
@@ -157,7 +160,9 @@ CGOSAN_EXPORT void* realloc(void* ptr, size_t size) {
     Free(ptr, CALLER);
     return nullptr;
   }
-  HeapBlock old = LiveBlockOrReport(ptr);
+  bool suppressed = false;
+  HeapBlock old = LiveBlockOrReport(ptr, &suppressed);
+  if (suppressed) return nullptr;  // ignored: the program keeps its (bad) pointer
   if (old.base == 0) {
     // Unknown block (before attach, inside cgosan, or in a passive process): glibc decides.
     return __libc_realloc(ptr, size);

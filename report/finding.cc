@@ -21,6 +21,10 @@ const char* FindingKindName(FindingKind kind) {
       return "go-stack-use-after-free";
     case FindingKind::kMapBucketUseAfterRelocation:
       return "map-bucket-use-after-relocation";
+    case FindingKind::kGoPointerRetained:
+      return "go-pointer-retained";
+    case FindingKind::kLeak:
+      return "leak";
   }
   return "unknown";
 }

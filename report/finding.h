@@ -18,6 +18,8 @@ enum class FindingKind {
   kGoHeapUseAfterFree,           // "go-heap-use-after-free": a Go heap range freed by the GC
   kGoStackUseAfterFree,          // "go-stack-use-after-free": a freed or moved goroutine stack
   kMapBucketUseAfterRelocation,  // "map-bucket-use-after-relocation"
+  kGoPointerRetained,            // "go-pointer-retained": C memory kept a Go pointer
+  kLeak,                         // "leak": C memory allocated for/under Go, unreachable at exit
 };
 const char* FindingKindName(FindingKind kind);  // "heap-use-after-free", ...
 
@@ -80,6 +82,18 @@ struct GoObject {
   const char* map_state = nullptr;   // "relocated", "cleared", "relocating", "live"
 };
 
+// Where a retained Go pointer was found: a C heap block (its allocation stack is the
+// finding's stack named "holder") or a global of a loaded module.
+struct Holder {
+  Region region = Region::kUnknown;  // kCHeap or kGlobal
+  uintptr_t base = 0;                // the block, or the symbol (else the writable segment)
+  uint64_t size = 0;
+  int64_t offset = 0;                // of the pointer inside it
+  const char* origin = nullptr;      // C heap: "for-go", "under-go", "c"
+  char symbol[128] = {};             // global: its symbol name ("" unknown)
+  char module[256] = {};             // global: the module's path
+};
+
 struct Finding {
   FindingKind kind = FindingKind::kHeapUseAfterFree;
   bool has_address = false;
@@ -112,6 +126,13 @@ struct Finding {
 
   GoObject go;  // Go memory details; meaningful for the Go regions only
 
+  bool has_holder = false;  // go-pointer-retained
+  Holder holder;
+  // leak: the group of unreachable blocks that share one allocation stack.
+  bool has_leak = false;
+  uint64_t leak_blocks = 0;
+  uint64_t leak_bytes = 0;
+
   ThreadInfo thread;
   int num_stacks = 0;
   Stack stacks[kMaxStacks];
@@ -137,6 +158,11 @@ struct Finding {
     cgo_frame_size = 0;
     num_cgo_go_pointers = 0;
     go = GoObject();
+    has_holder = false;
+    holder = Holder();
+    has_leak = false;
+    leak_blocks = 0;
+    leak_bytes = 0;
     thread = ThreadInfo();
     num_stacks = 0;
   }

@@ -216,9 +216,18 @@ int GoStack::CaptureSaved(uintptr_t g, uintptr_t* pcs, int max) {
 }
 
 int GoStack::ContinueFromCgoCall(uintptr_t* pcs, int n, int max) {
-  const GoRuntimeLayout* l = g_layout;
-  if (!l || n <= 0 || n >= max || !g_asmcgocall.Contains(pcs[n - 1])) return n;
+  if (n <= 0 || n >= max || !g_asmcgocall.Contains(pcs[n - 1])) return n;
   // asmcgocall on the stack means a Go thread in a cgo call: %fs:-8 holds g0.
+  return AppendCgoCallGoroutine(pcs, n, max);
+}
+
+int GoStack::CaptureCgoCallGoroutine(uintptr_t* pcs, int max) {
+  return AppendCgoCallGoroutine(pcs, 0, max);
+}
+
+int GoStack::AppendCgoCallGoroutine(uintptr_t* pcs, int n, int max) {
+  const GoRuntimeLayout* l = g_layout;
+  if (!l || n >= max) return n;
   uintptr_t g0;
   asm volatile("movq %%fs:-8, %0" : "=r"(g0));
   if (!Plausible(g0)) return n;

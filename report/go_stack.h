@@ -26,6 +26,9 @@ class GoStack {
   // If pcs[n-1] is inside runtime.asmcgocall, appends the goroutine's frames (runtime.cgocall,
   // the cgo stub, its Go callers) up to max. Returns the new count. Async-signal-safe.
   static int ContinueFromCgoCall(uintptr_t* pcs, int n, int max);
+  // On a thread inside a cgo call (on g0): the calling goroutine's frames alone, from
+  // runtime.cgocall up. Async-signal-safe.
+  static int CaptureCgoCallGoroutine(uintptr_t* pcs, int max);
 
   // Go frames from a point where the frame of the function at pc is not set up (its first
   // instruction or its ret): the return address is at sp, bp is the caller's frame pointer.
@@ -49,6 +52,9 @@ class GoStack {
   // thread; -1 on threads without one. Async-signal-safe: %fs:-8 is the executable's own
   // TLS slot, zero on threads the Go runtime never ran on.
   static int64_t CurrentGoroutineId();
+
+ private:
+  static int AppendCgoCallGoroutine(uintptr_t* pcs, int n, int max);
 };
 
 }  // namespace cgosan

@@ -187,6 +187,68 @@ void FormatGoObject(const Finding& f, TextBuffer* u) {
   }
 }
 
+void FormatLeak(const Finding& f, TextBuffer* u) {
+  if (!f.has_leak) {
+    u->Append("null");
+    return;
+  }
+  u->Char('{');
+  JsonKey(u, "blocks");
+  u->Unsigned(f.leak_blocks);
+  u->Char(',');
+  JsonKey(u, "bytes");
+  u->Unsigned(f.leak_bytes);
+  u->Char('}');
+}
+
+constexpr const char* kHolderStack = "holder";
+
+// `holder` {region, base, size, offset, origin, symbol, module, stack}: where C kept a Go
+// pointer. Its stack (the holding block's allocation) is the finding's stack "holder".
+void FormatHolder(const Finding& f, int frame_limit, JsonSink* sink, ObjectMembers* m) {
+  TextBuffer& u = m->Begin("holder");
+  if (!f.has_holder) {
+    u.Append("null");
+    m->Commit();
+    return;
+  }
+  const Holder& h = f.holder;
+  u.Char('{');
+  JsonKey(&u, "region");
+  JsonString(&u, RegionName(h.region));
+  u.Char(',');
+  JsonKey(&u, "base");
+  JsonHex(&u, h.base);
+  u.Char(',');
+  JsonKey(&u, "size");
+  u.Unsigned(h.size);
+  u.Char(',');
+  JsonKey(&u, "offset");
+  u.Dec(h.offset);
+  u.Char(',');
+  JsonKey(&u, "origin");
+  JsonStringOrNull(&u, h.origin);
+  u.Char(',');
+  JsonKey(&u, "symbol");
+  JsonStringOrNull(&u, h.symbol[0] ? h.symbol : nullptr);
+  u.Char(',');
+  JsonKey(&u, "module");
+  JsonStringOrNull(&u, h.module[0] ? h.module : nullptr);
+  u.Char(',');
+  JsonKey(&u, "stack");
+  u.Char('[');
+  if (!m->Commit()) return;
+  const Stack* stack = f.FindStack(kHolderStack);
+  int n = stack ? stack->num_frames : 0;
+  if (n > kMaxFramesPerStack) n = kMaxFramesPerStack;
+  if (n > frame_limit) n = frame_limit;
+  for (int i = 0; i < n; ++i) {
+    FormatFrame(stack->frames[i], &sink->Begin(i > 0));
+    if (!sink->Commit()) break;
+  }
+  sink->Raw("]}");
+}
+
 void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m) {
   JsonString(&m->Begin("schema"), "cgosan.report/1");
   m->Commit();
@@ -313,6 +375,9 @@ void FormatScalarMembers(const Finding& f, const timespec& now, ObjectMembers* m
   }
   m->Commit();
 
+  FormatLeak(f, &m->Begin("leak"));
+  m->Commit();
+
   TextBuffer& signature = m->Begin("signature");
   TextBuffer sig(g_summary_storage, kSummaryCapacity);
   FormatSignature(f, &sig);
@@ -394,9 +459,12 @@ void FormatProcess(const ProcessInfo& p, JsonSink* sink, ObjectMembers* m) {
 void FormatStacks(const Finding& f, int frame_limit, JsonSink* sink, ObjectMembers* m) {
   m->Begin("stacks").Char('{');
   if (!m->Commit()) return;
+  bool first = true;
   for (int s = 0; s < f.num_stacks && s < kMaxStacks; ++s) {
     const Stack& stack = f.stacks[s];
-    TextBuffer& head = sink->Begin(s > 0);
+    if (stack.name != nullptr && strcmp(stack.name, kHolderStack) == 0) continue;
+    TextBuffer& head = sink->Begin(!first);
+    first = false;
     JsonKey(&head, stack.name ? stack.name : "unnamed");
     head.Char('[');
     if (!sink->Commit()) break;
@@ -419,6 +487,7 @@ bool FormatWithFrameLimit(const Finding& f, const ProcessInfo& process, const ti
   sink.Raw("{");
   FormatScalarMembers(f, now, &members);
   FormatProcess(process, &sink, &members);
+  FormatHolder(f, frame_limit, &sink, &members);
   FormatStacks(f, frame_limit, &sink, &members);
   FormatModules(f, &sink, &members);
   if (sink.dropped() && !last_try) return false;

@@ -93,6 +93,13 @@ void AppendAddress(const Finding& f, TextBuffer* out) {
   }
 }
 
+void AppendUserSite(const Finding& f, const char* stack_name, TextBuffer* out);
+
+// Retention and leak findings come from audits of memory, not from an access.
+bool IsAuditKind(const Finding& f) {
+  return f.kind == FindingKind::kGoPointerRetained || f.kind == FindingKind::kLeak;
+}
+
 void PrintHeader(const Finding& f, LineSink* sink) {
   TextBuffer& line = sink->Begin();
   line.Append("ERROR: ");
@@ -109,6 +116,23 @@ void PrintHeader(const Finding& f, LineSink* sink) {
       AppendAddress(f, &line);
       line.Append(" in thread ");
       AppendThreadId(f.thread.tid, sink->pid(), &line);
+      break;
+    case FindingKind::kGoPointerRetained:
+      line.Append("go-pointer-retained: C memory keeps ");
+      AppendAddress(f, &line);
+      line.Append(", a pointer into Go memory, after the cgo call that received it returned");
+      break;
+    case FindingKind::kLeak:
+      line.Append("leak: ").Unsigned(f.leak_bytes).Append(" bytes in ").Unsigned(f.leak_blocks);
+      line.Append(f.leak_blocks == 1 ? " block" : " blocks");
+      line.Append(" allocated");
+      if (f.object_origin != nullptr && strcmp(f.object_origin, "for-go") == 0) {
+        line.Append(" for Go");
+      } else if (f.object_origin != nullptr && strcmp(f.object_origin, "under-go") == 0) {
+        line.Append(" by C code during a cgo call");
+      }
+      AppendUserSite(f, "alloc", &line);
+      line.Append(", never freed and no longer referenced");
       break;
     default:
       line.Append(FindingKindName(f.kind)).Append(" on ");
@@ -163,7 +187,8 @@ void PrintAccessLine(const Finding& f, LineSink* sink) {
 // "during the cgo call C.free made by main.main main.go:21"
 void PrintCgoCallLine(const Finding& f, LineSink* sink) {
   TextBuffer& line = sink->Begin();
-  line.Append("during the cgo call C.");
+  line.Append(f.kind == FindingKind::kGoPointerRetained ? "received by the cgo call C."
+                                                          : "during the cgo call C.");
   AppendPrintable(&line, f.cgo_function);
   const Stack* access = PrimaryStack(f);
   int caller = access != nullptr ? CgoCallerIndex(*access) : -1;
@@ -372,7 +397,7 @@ void PrintGoObjectLine(const Finding& f, LineSink* sink) {
       }
       break;
     default:
-      line.Append("Go heap range");
+      line.Append(f.kind == FindingKind::kGoPointerRetained ? "Go heap object" : "Go heap range");
       if (f.kind == FindingKind::kGoHeapUseAfterFree) line.Append(" freed by the GC");
       if (FreedTimeKnown(go)) {
         line.Append(" (");
@@ -394,6 +419,10 @@ void PrintGoStackTitle(const Finding& f, const Stack& stack, LineSink* sink) {
     line.Append("cleared here");
   } else if (strcmp(name, "free") == 0) {
     line.Append("freed here");
+  } else if (strcmp(name, "cgo_call") == 0) {
+    line.Append("the pointer was passed to C by this cgo call");
+  } else if (strcmp(name, "holder") == 0) {
+    line.Append("the C block that holds it was allocated here");
   } else if (strcmp(name, "alloc") == 0) {
     if (f.region == Region::kMapBuckets) {
       AppendPrintable(&line, f.go.array_kind != nullptr ? f.go.array_kind : "array");
@@ -446,11 +475,40 @@ void PrintStackTitle(const Stack& stack, const char* origin, LineSink* sink) {
   sink->End();
 }
 
+// "held at offset 8 of a 16-byte C heap block [0x..,0x..) allocated for Go" or "held in
+// the global kept (0x4c5e10) of /tmp/prog, offset 0".
+void PrintHolderLine(const Finding& f, LineSink* sink) {
+  const Holder& h = f.holder;
+  TextBuffer& line = sink->Begin();
+  line.Append("held ");
+  if (h.region == Region::kGlobal) {
+    line.Append("in ");
+    if (h.symbol[0] != '\0') {
+      line.Append("the global ");
+      AppendPrintable(&line, h.symbol, strnlen(h.symbol, sizeof(h.symbol)));
+    } else {
+      line.Append("the writable data");
+    }
+    line.Append(" [").Hex(h.base).Char(',').Hex(h.base + h.size).Append(") of ");
+    AppendPrintable(&line, h.module[0] ? h.module : "<unknown module>");
+    line.Append(", offset ").Dec(h.offset);
+  } else {
+    line.Append("at offset ").Dec(h.offset).Append(" of a ").Unsigned(h.size);
+    line.Append("-byte C heap block [").Hex(h.base).Char(',').Hex(h.base + h.size).Char(')');
+    if (h.origin != nullptr && strcmp(h.origin, "for-go") == 0) {
+      line.Append(" allocated for Go (C.CString, C.CBytes or C.malloc)");
+    } else if (h.origin != nullptr && strcmp(h.origin, "under-go") == 0) {
+      line.Append(" allocated by C code during a cgo call");
+    }
+  }
+  sink->End();
+}
+
 // Returns false when some line did not fit.
 bool FormatWithFrameLimit(const Finding& f, int frame_limit, TextBuffer* out) {
   LineSink sink(out, RawGetPid());
   PrintHeader(f, &sink);
-  if (!IsFreeKind(f)) PrintAccessLine(f, &sink);
+  if (!IsFreeKind(f) && !IsAuditKind(f)) PrintAccessLine(f, &sink);
   if (f.cgo_function != nullptr) PrintCgoCallLine(f, &sink);
   const Stack* access = f.FindStack("access");
   if (access != nullptr) PrintFrames(*access, frame_limit, &sink);
@@ -462,6 +520,7 @@ bool FormatWithFrameLimit(const Finding& f, int frame_limit, TextBuffer* out) {
       PrintObjectLine(f, &sink);
     }
   }
+  if (f.has_holder) PrintHolderLine(f, &sink);
   for (int i = 0; i < f.num_stacks && i < kMaxStacks; ++i) {
     const Stack& s = f.stacks[i];
     if (&s == access) continue;

@@ -150,6 +150,16 @@ bool BlockTable::FindContaining(uintptr_t addr, HeapBlock* out) {
   return found;
 }
 
+void BlockTable::ForEachLive(Visitor fn, void* ctx) {
+  for (Shard& s : g_shards) {
+    SpinLockGuard guard(s.lock);
+    for (size_t i = 0; i < s.capacity; ++i) {
+      const HeapBlock& b = s.slots[i];
+      if (b.base > kTombstone && b.state == BlockState::kLive) fn(b, ctx);
+    }
+  }
+}
+
 void BlockTable::LockAll() {
   for (Shard& s : g_shards) s.lock.Lock();
 }

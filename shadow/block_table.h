@@ -26,6 +26,11 @@ class BlockTable {
   // Slow path for reports: the block (live or freed) that contains addr. Scans every shard.
   static bool FindContaining(uintptr_t addr, HeapBlock* out);
 
+  // Calls fn for every live block, under each shard's lock in turn: fn must not allocate,
+  // lock or call back into the heap.
+  using Visitor = void (*)(const HeapBlock& block, void* ctx);
+  static void ForEachLive(Visitor fn, void* ctx);
+
   // fork(): hold every shard lock across fork so the child never inherits a held lock.
   static void LockAll();
   static void UnlockAll();

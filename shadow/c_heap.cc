@@ -20,6 +20,11 @@ namespace {
 
 Quarantine g_unguarded_quarantine;
 bool g_configured = false;
+int g_fill_byte = -1;
+
+void Fill(void* p, size_t size) {
+  if (g_fill_byte >= 0) memset(p, g_fill_byte, size < kFillLimit ? size : kFillLimit);
+}
 
 void* RealAllocate(size_t size, size_t alignment, bool zero) {
   if (alignment <= 16)
@@ -46,6 +51,7 @@ void CHeap::Configure(const CHeapConfig& config) {
     GuardedPool::Init(pool);
   }
   g_unguarded_quarantine.Init(config.quarantine_bytes, size_t{1} << 20);
+  g_fill_byte = config.fill_byte;
   g_configured = true;
 }
 
@@ -54,12 +60,17 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   if (guard && GuardedPool::Enabled()) {
     void* p = GuardedPool::Allocate(size, alignment, stack, tid, origin);
     if (p) {
-      if (zero) memset(p, 0, size);
+      if (zero) {
+        memset(p, 0, size);
+      } else {
+        Fill(p, size);
+      }
       return p;
     }
   }
   void* p = RealAllocate(size, alignment, zero);
   if (!p) return nullptr;
+  if (!zero) Fill(p, size);
   HeapBlock b;
   b.base = reinterpret_cast<uintptr_t>(p);
   b.size = size;
@@ -106,6 +117,11 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
 bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
   if (GuardedPool::Contains(ptr)) return GuardedPool::FindLive(ptr, out);
   return BlockTable::Find(ptr, out) && out->state == BlockState::kLive;
+}
+
+void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
+  GuardedPool::ForEachLive(fn, ctx);
+  BlockTable::ForEachLive(fn, ctx);
 }
 
 void CHeap::LockAllForFork() {

@@ -19,7 +19,12 @@ struct CHeapConfig {
   uint64_t quarantine_bytes = uint64_t{64} << 20;
   size_t max_live_guarded = 8192;
   bool guard_left = false;
+  // Fill the first kFillLimit bytes of new malloc (not calloc) blocks with this byte, so
+  // that stale bytes of reused memory are never read as pointers by the audits; -1: off.
+  int fill_byte = -1;
 };
+
+constexpr size_t kFillLimit = 4096;
 
 enum class FreeVerdict {
   kOk,
@@ -40,6 +45,10 @@ class CHeap {
                           uint64_t* corrupt_offset);
   // The live block starting exactly at ptr.
   static bool FindLive(uintptr_t ptr, HeapBlock* out);
+
+  // Every live block (guarded and unguarded), each table under its own lock: fn must not
+  // allocate, lock or call back into the heap.
+  static void ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx);
 
   static void LockAllForFork();
   static void UnlockAllAfterFork();

@@ -236,6 +236,15 @@ PoolFreeResult GuardedPool::Free(void* ptr, StackId free_stack, pid_t tid, HeapB
   return corrupt ? PoolFreeResult::kCanaryCorrupted : PoolFreeResult::kOk;
 }
 
+void GuardedPool::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
+  if (!g_pool.enabled) return;
+  SpinLockGuard guard(g_pool.lock);
+  for (uint32_t i = 0; i < g_pool.num_slots; ++i) {
+    const Slot& s = g_pool.slots[i];
+    if (s.state.load(std::memory_order_relaxed) == kLive) fn(s.block, ctx);
+  }
+}
+
 bool GuardedPool::FindLive(uintptr_t ptr, HeapBlock* out) {
   Slot* s = SlotAt(ptr);
   if (!s || s->state.load(std::memory_order_relaxed) != kLive || s->block.base != ptr) return false;

@@ -63,6 +63,9 @@ class GuardedPool {
   // The block (live or freed) whose slot contains addr.
   static bool FindContaining(uintptr_t addr, HeapBlock* out);
 
+  // Calls fn for every live guarded block, under the pool lock (fn must not allocate or lock).
+  static void ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx);
+
   // Async-signal-safe: explains a fault at addr.
   static PoolFaultInfo ExplainFault(uintptr_t addr);
 

@@ -21,14 +21,15 @@
 extern "C" {
 // Where the trampoline continues: runtime.exit's syscall, after the displaced instructions.
 __attribute__((visibility("hidden"))) uintptr_t cgosan_exit_resume = 0;
-__attribute__((visibility("hidden"))) void cgosan_exit_hook_enter(int code);
+__attribute__((visibility("hidden"))) int cgosan_exit_hook_enter(int code);
 __attribute__((visibility("hidden"))) void cgosan_exit_trampoline();
 }
 
 // Entered by a jump at runtime.exit's entry: 0(%rsp) is its return address, 8(%rsp) the
-// exit code (ABI0). 96 bytes of its own plus the leaf's frame: far under the 800-byte
-// nosplit budget. Flags and every caller-saved general register are restored; the leaf
-// preserves the callee-saved ones (R14, R15, RBX, RBP, R12, R13).
+// exit code (ABI0), which the leaf's result replaces (the status may change: a leak found at
+// exit turns 0 into exitcode). 96 bytes of its own plus the leaf's frame: far under the
+// 800-byte nosplit budget. Flags and every caller-saved general register are restored; the
+// leaf preserves the callee-saved ones (R14, R15, RBX, RBP, R12, R13).
 asm(R"(
   .text
   .p2align 4
@@ -52,6 +53,7 @@ cgosan_exit_trampoline:
   and $-16, %rsp
   cld
   call cgosan_exit_hook_enter
+  mov %eax, 16(%rbp)
   lea -80(%rbp), %rsp
   pop %r11
   pop %r10
@@ -84,6 +86,7 @@ constexpr int kMaxWaitSlices = 60;
 
 uint32_t g_state = kIdle;  // futex word
 int g_code = 0;
+int g_new_code = 0;  // the callback's result
 long g_pid = 0;  // the process the helper thread belongs to
 ExitCallback g_callback = nullptr;
 SpinLock g_install_lock;
@@ -93,7 +96,7 @@ uint32_t LoadState() { return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE); }
 void* HelperMain(void*) {
   for (uint32_t s = LoadState(); s < kRequested; s = LoadState())
     raw::FutexWait(&g_state, s, nullptr);
-  g_callback(g_code);
+  g_new_code = g_callback(g_code);
   __atomic_store_n(&g_state, kDone, __ATOMIC_RELEASE);
   raw::FutexWake(&g_state, INT_MAX);
   return nullptr;
@@ -160,10 +163,11 @@ bool HookEngine::ExitHookInstalled() { return cgosan_exit_resume != 0; }
 
 // The first thread to exit hands its code to the helper thread; it and every other exiting
 // thread wait until the callback is done (an exit_group meanwhile would cut it short). A
-// forked child has no helper thread: it exits without the callback.
-extern "C" __attribute__((noinline)) void cgosan_exit_hook_enter(int code) {
+// forked child has no helper thread: it exits without the callback. Returns the status to
+// exit with: the callback's, or `code` when the callback did not finish in time.
+extern "C" __attribute__((noinline)) int cgosan_exit_hook_enter(int code) {
   using namespace cgosan;
-  if (raw::GetPid() != g_pid) return;
+  if (raw::GetPid() != g_pid) return code;
   uint32_t expected = kIdle;
   if (__atomic_compare_exchange_n(&g_state, &expected, kClaimed, false, __ATOMIC_ACQ_REL,
                                   __ATOMIC_ACQUIRE)) {
@@ -173,7 +177,8 @@ extern "C" __attribute__((noinline)) void cgosan_exit_hook_enter(int code) {
   }
   for (int slices = 0; slices < kMaxWaitSlices;) {
     uint32_t s = LoadState();
-    if (s == kDone) return;
+    if (s == kDone) return g_new_code;
     if (raw::FutexWait(&g_state, s, &kWaitSlice) == -110 /* ETIMEDOUT */) ++slices;
   }
+  return code;
 }

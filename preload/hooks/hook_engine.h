@@ -66,8 +66,9 @@ constexpr int kFilterSigtrapUnblocked = -2;
 using HookCallback = void (*)(const HookContext& ctx);
 
 // Runs on the exit hook's helper thread (a real stack, all signals blocked) while the
-// exiting thread waits; `code` is the exit status being passed to runtime.exit.
-using ExitCallback = void (*)(int code);
+// exiting thread waits; `code` is the exit status being passed to runtime.exit, and the
+// status returned is the one the process exits with.
+using ExitCallback = int (*)(int code);
 
 class HookEngine {
  public:

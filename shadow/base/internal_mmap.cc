@@ -5,8 +5,32 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shadow/base/spin_lock.h"
+
 namespace cgosan {
 namespace {
+
+constexpr size_t kMaxRanges = 16384;
+InternalRange g_ranges[kMaxRanges];
+size_t g_num_ranges = 0;
+SpinLock g_ranges_lock;
+
+void* Registered(void* p, size_t size) {
+  if (!p) return p;
+  SpinLockGuard guard(g_ranges_lock);
+  if (g_num_ranges < kMaxRanges) g_ranges[g_num_ranges++] = {reinterpret_cast<uintptr_t>(p), size};
+  return p;
+}
+
+void Unregister(void* p) {
+  SpinLockGuard guard(g_ranges_lock);
+  for (size_t i = 0; i < g_num_ranges; ++i) {
+    if (g_ranges[i].base == reinterpret_cast<uintptr_t>(p)) {
+      g_ranges[i] = g_ranges[--g_num_ranges];
+      return;
+    }
+  }
+}
 
 void* RawMmap(void* addr, size_t size, int prot, int flags) {
   long r = syscall(SYS_mmap, addr, size, prot, flags, -1, 0);
@@ -18,15 +42,29 @@ void* RawMmap(void* addr, size_t size, int prot, int flags) {
 }  // namespace
 
 void* InternalMmap(size_t size) {
-  return RawMmap(nullptr, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+  return Registered(RawMmap(nullptr, size, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE),
+                    size);
 }
 
 void* InternalReserve(size_t size) {
-  return RawMmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+  return Registered(RawMmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE),
+                    size);
 }
 
-void InternalMunmap(void* p, size_t size) { syscall(SYS_munmap, p, size); }
+void InternalMunmap(void* p, size_t size) {
+  Unregister(p);
+  syscall(SYS_munmap, p, size);
+}
+
+void InternalMappingsResetAfterFork() { g_ranges_lock.ResetAfterFork(); }
+
+size_t InternalMappings(InternalRange* out, size_t max) {
+  SpinLockGuard guard(g_ranges_lock);
+  size_t n = g_num_ranges < max ? g_num_ranges : max;
+  for (size_t i = 0; i < n; ++i) out[i] = g_ranges[i];
+  return n;
+}
 
 int InternalMprotect(void* p, size_t size, int prot) {
   return static_cast<int>(syscall(SYS_mprotect, p, size, prot));

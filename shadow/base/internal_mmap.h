@@ -20,6 +20,16 @@ int InternalMprotect(void* p, size_t size, int prot);
 // Replaces [p, p+size) with fresh PROT_NONE pages (drops contents in one system call).
 bool InternalDiscardAndProtect(void* p, size_t size);
 
+// The ranges InternalMmap/InternalReserve handed out and not unmapped: cgosan's own
+// tables hold the address of every block, so the leak check must never scan them as roots.
+struct InternalRange {
+  uintptr_t base, size;
+};
+// Copies up to max ranges into out; returns the count copied.
+size_t InternalMappings(InternalRange* out, size_t max);
+// fork(): the child's only thread may find the registry's lock held by a thread it lost.
+void InternalMappingsResetAfterFork();
+
 size_t PageSize();
 inline uintptr_t RoundUp(uintptr_t x, uintptr_t align) { return (x + align - 1) & ~(align - 1); }
 inline uintptr_t RoundDown(uintptr_t x, uintptr_t align) { return x & ~(align - 1); }

@@ -78,7 +78,6 @@ Slot* Upsert(uint64_t key) {
   }
 }
 
-bool Large(uint64_t size) { return size > MapArrays::kMaxSmallObject; }
 
 // The map's previous relocating array is gone (a new growth or a clear proves evacuation
 // ended); returns the map's pending entry, if any. `current` is the map's array now: when
@@ -160,18 +159,12 @@ void MapArrays::NoteGrowthBegan(uintptr_t base, uint64_t size, uint64_t new_size
                                 const MapEvent& event) {
   Locked locked;
   Slot* pending = FinishEarlierRelocation(event.map, base);
-  if (!Large(size) && !Large(new_size)) {
-    if (pending) pending->key = kTombstone;
-    return;
-  }
-  if (Large(size)) {
-    if (Slot* s = CurrentArray(base, size, event, pending)) {
-      SetEvent(s, MapArrayState::kRelocating, event);
-    }
+  if (Slot* s = CurrentArray(base, size, event, pending)) {
+    SetEvent(s, MapArrayState::kRelocating, event);
   }
   if (!pending) pending = Upsert(PendingKey(event.map));
   if (!pending) return;
-  pending->rec.base = Large(size) ? base : 0;  // the array now relocating
+  pending->rec.base = base;                    // the array now relocating
   pending->rec.size = new_size;                // the array now being allocated
   pending->rec.map = event.map;
   pending->rec.alloc_stack = event.stack;
@@ -179,7 +172,6 @@ void MapArrays::NoteGrowthBegan(uintptr_t base, uint64_t size, uint64_t new_size
 }
 
 void MapArrays::NoteRelocated(uintptr_t base, uint64_t size, const MapEvent& event) {
-  if (!Large(size)) return;
   Locked locked;
   if (Slot* s = CurrentArray(base, size, event, nullptr)) {
     SetEvent(s, MapArrayState::kRelocated, event);
@@ -189,7 +181,6 @@ void MapArrays::NoteRelocated(uintptr_t base, uint64_t size, const MapEvent& eve
 void MapArrays::NoteCleared(uintptr_t base, uint64_t size, const MapEvent& event) {
   Locked locked;
   Slot* pending = event.map ? FinishEarlierRelocation(event.map, 0) : nullptr;
-  if (!Large(size)) return;
   if (Slot* s = CurrentArray(base, size, event, pending)) {
     SetEvent(s, MapArrayState::kCleared, event);
   }

@@ -1,9 +1,9 @@
 // MapArrays: the bucket arrays of Go maps (Go 1.19-1.23, and 1.24 built with
 // GOEXPERIMENT=noswissmap) and the group arrays of Swiss-table maps (1.24), learned from
-// runtime hooks at the few events that change them: growth, clearing, table splits. Only
-// arrays larger than Go's largest small-object size are kept: a smaller array shares its
-// pages with other objects, so no page protection can ever isolate it and no fault can
-// be explained by it.
+// runtime hooks at the few events that change them: growth, clearing, table splits. Arrays
+// of every size the hooks see are kept (the hooks only trap for maps whose next array can
+// be large): a small array shares its pages with other objects, so no fault is ever
+// explained by it (callers check the size), but a pointer C kept into it is still named.
 //
 // Growth of a classic map is incremental: at hashGrow the current array starts relocating;
 // its entries move as the map is written; the array is dropped when evacuation completes.
@@ -47,7 +47,7 @@ struct MapEvent {
 
 class MapArrays {
  public:
-  // Arrays of at most this many bytes are ignored (runtime maxSmallSize).
+  // Arrays of at most this many bytes are small objects (runtime maxSmallSize).
   static constexpr uint64_t kMaxSmallObject = 32768;
 
   static bool Init(size_t max_records);  // attach-time; false: nothing is recorded

@@ -851,9 +851,16 @@ TEST_F(HookEngineTest, ForeignInt3WithDefaultActionKillsBySigtrap) {
 }
 
 int g_exit_pipe = -1;
-void WriteExitCode(int code) {
+int WriteExitCode(int code) {
   ssize_t n = write(g_exit_pipe, &code, sizeof(code));
   (void)n;
+  return code;
+}
+
+// A callback that changes the status, as the leak check does when it finds a leak.
+int ReplaceZeroExitCode(int code) {
+  WriteExitCode(code);
+  return code == 0 ? 66 : code;
 }
 
 void BlockAllSignals() {
@@ -926,6 +933,29 @@ TEST_F(HookEngineTest, ExitHookRunsTheCallbackOnceWhenThreadsExitTogether) {
   ASSERT_EQ(codes.size(), 1u);
   EXPECT_GE(codes[0], 50);
   EXPECT_LE(codes[0], 53);
+  // Every exiting thread exits with the callback's result for the first one.
+  EXPECT_EQ(WEXITSTATUS(status), codes[0]);
+}
+
+TEST_F(HookEngineTest, ExitHookCallbackDecidesTheExitStatus) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  int status = InChild([&] {
+    close(fds[0]);
+    g_exit_pipe = fds[1];
+    const char* why = nullptr;
+    if (!HookEngine::InstallExitHook(Addr(hook_test_exit_like), ReplaceZeroExitCode, &why)) {
+      _exit(101);
+    }
+    hook_test_call_abi0(Fn(hook_test_exit_like), 0);
+  });
+  close(fds[1]);
+  std::vector<int> codes = ReadCodes(fds[0]);
+  close(fds[0]);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  ASSERT_EQ(codes.size(), 1u);
+  EXPECT_EQ(codes[0], 0);
+  EXPECT_EQ(WEXITSTATUS(status), 66);
 }
 
 TEST_F(HookEngineTest, ExitHookRefusesOtherCode) {

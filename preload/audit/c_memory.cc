@@ -1,0 +1,199 @@
+// CMemory implementation: dl_iterate_phdr for module segments, CHeap::ForEachLive for blocks.
+#include "preload/audit/c_memory.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+
+#include <algorithm>
+
+#include "preload/audit/go_heap_view.h"
+#include "preload/process_state.h"
+#include "report/elf_reader.h"
+#include "report/elf_symbols.h"
+#include "report/report_writer.h"
+#include "shadow/c_heap.h"
+
+namespace cgosan {
+namespace {
+
+struct BlockCollect {
+  InternalVector<HeapBlock>* out;
+  bool without_go_runtime;
+};
+
+void CollectBlock(const HeapBlock& b, void* ctx) {
+  auto* c = static_cast<BlockCollect*>(ctx);
+  if (c->without_go_runtime && b.origin == BlockOrigin::kGoRuntime) return;
+  c->out->Push(b);
+}
+
+// Where cgosan itself is loaded: its data holds addresses of everything it tracks.
+uintptr_t SelfBase() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&SelfBase), &info) == 0) return 0;
+  return reinterpret_cast<uintptr_t>(info.dli_fbase);
+}
+
+bool PrivateModule(const char* name) { return strstr(name, "libunwind") != nullptr; }
+
+// Adds [begin, end) minus the Go data ranges.
+void AddExcludingGoData(uintptr_t begin, uintptr_t end, const char* module,
+                        InternalVector<ModuleData>* out) {
+  const GoDataRange* go;
+  int n = GoHeapView::GoData(&go);
+  for (uintptr_t at = begin; at < end;) {
+    const GoDataRange* next = nullptr;  // the first Go range still ahead
+    for (int i = 0; i < n; ++i) {
+      if (go[i].end > at && go[i].begin < end && (!next || go[i].begin < next->begin)) {
+        next = &go[i];
+      }
+    }
+    uintptr_t stop = next ? std::max(next->begin, at) : end;
+    if (stop > at) {
+      ModuleData d;
+      d.begin = at;
+      d.end = stop;
+      strncpy(d.module, module, sizeof(d.module) - 1);
+      out->Push(d);
+    }
+    if (!next) break;
+    at = next->end;
+  }
+}
+
+struct ModuleScan {
+  InternalVector<ModuleData>* out;
+  uintptr_t self;
+};
+
+int VisitModule(struct dl_phdr_info* info, size_t, void* ctx) {
+  auto* scan = static_cast<ModuleScan*>(ctx);
+  const char* name = info->dlpi_name ? info->dlpi_name : "";
+  bool main_program = name[0] == '\0';
+  if (main_program) name = CurrentProcessInfo().exe ? CurrentProcessInfo().exe : "";
+  if (strncmp(name, "linux-vdso", 10) == 0) return 0;
+  if (PrivateModule(name)) return 0;
+  bool self = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_LOAD && info->dlpi_addr + ph.p_vaddr <= scan->self &&
+        scan->self < info->dlpi_addr + ph.p_vaddr + ph.p_memsz) {
+      self = true;
+    }
+  }
+  if (self) return 0;
+  const GoDataRange* go;
+  bool go_exe = main_program && IsGoProcess();
+  if (go_exe && GoHeapView::GoData(&go) == 0) return 0;  // Go globals cannot be told apart
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
+    uintptr_t begin = (info->dlpi_addr + ph.p_vaddr) & ~uintptr_t{7};
+    uintptr_t end = info->dlpi_addr + ph.p_vaddr + ph.p_memsz;
+    if (go_exe) {
+      AddExcludingGoData(begin, end, name, scan->out);
+    } else {
+      ModuleData d;
+      d.begin = begin;
+      d.end = end;
+      strncpy(d.module, name, sizeof(d.module) - 1);
+      scan->out->Push(d);
+    }
+  }
+  return 0;
+}
+
+struct SymbolSearch {
+  uint64_t vaddr;
+  bool found = false;
+  uint64_t value = 0, size = 0;
+  char* name;
+  size_t cap;
+};
+
+bool VisitDataSymbol(const Elf64_Sym& s, const char* name, void* ctx) {
+  auto* q = static_cast<SymbolSearch*>(ctx);
+  if (ELF64_ST_TYPE(s.st_info) != STT_OBJECT || s.st_size == 0) return true;
+  if (q->vaddr < s.st_value || q->vaddr - s.st_value >= s.st_size) return true;
+  q->found = true;
+  q->value = s.st_value;
+  q->size = s.st_size;
+  strncpy(q->name, name, q->cap - 1);
+  q->name[q->cap - 1] = '\0';
+  return false;
+}
+
+struct BiasSearch {
+  uintptr_t addr;
+  uintptr_t bias = 0;
+};
+
+int VisitForBias(struct dl_phdr_info* info, size_t, void* ctx) {
+  auto* q = static_cast<BiasSearch*>(ctx);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_LOAD && q->addr >= begin && q->addr < begin + ph.p_memsz) {
+      q->bias = info->dlpi_addr;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void CMemory::SnapshotBlocks(InternalVector<HeapBlock>* out, bool without_go_runtime) {
+  out->Clear();
+  BlockCollect c{out, without_go_runtime};
+  CHeap::ForEachLive(CollectBlock, &c);
+  std::sort(out->begin(), out->end(),
+            [](const HeapBlock& a, const HeapBlock& b) { return a.base < b.base; });
+}
+
+void CMemory::SnapshotModuleData(InternalVector<ModuleData>* out) {
+  out->Clear();
+  ModuleScan scan{out, SelfBase()};
+  dl_iterate_phdr(VisitModule, &scan);
+}
+
+bool CMemory::DataSymbol(const char* module, uintptr_t bias, uintptr_t addr, char* name,
+                         size_t cap, uintptr_t* start, uint64_t* size) {
+  ElfReader elf;
+  SymbolTableInfo table;
+  if (!elf.Open(module) || !FindSymbolTable(elf, &table)) return false;
+  SymbolSearch q;
+  q.vaddr = addr - bias;
+  q.name = name;
+  q.cap = cap;
+  ForEachSymbol(elf, table, VisitDataSymbol, &q);
+  if (!q.found) return false;
+  *start = q.value + bias;
+  *size = q.size;
+  return true;
+}
+
+uintptr_t CMemory::ModuleBias(uintptr_t addr) {
+  BiasSearch q{addr};
+  dl_iterate_phdr(VisitForBias, &q);
+  return q.bias;
+}
+
+const HeapBlock* CMemory::FindBlock(const InternalVector<HeapBlock>& blocks, uintptr_t addr) {
+  size_t lo = 0, hi = blocks.size();
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (blocks[mid].base <= addr) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return nullptr;
+  const HeapBlock& b = blocks[lo - 1];
+  return addr < b.base + (b.size ? b.size : 1) ? &b : nullptr;
+}
+
+}  // namespace cgosan

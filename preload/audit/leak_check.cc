@@ -1,0 +1,360 @@
+// LeakCheck implementation: the root set, the conservative mark, the grouping by allocation
+// stack and the leak findings. Runs at exit only, on cgosan's exit helper thread (Go) or in
+// an on_exit handler (C), with every allocation it makes going straight to glibc.
+#include "preload/audit/leak_check.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "preload/audit/c_memory.h"
+#include "preload/audit/go_heap_view.h"
+#include "preload/findings.h"
+#include "preload/process_state.h"
+#include "preload/thread_state.h"
+#include "report/go/heap_layout.h"
+#include "shadow/base/internal_mmap.h"
+#include "shadow/base/raw_io.h"
+#include "shadow/base/safe_read.h"
+#include "shadow/go_mappings.h"
+#include "shadow/options.h"
+
+namespace cgosan {
+namespace {
+
+constexpr size_t kChunkBytes = 64 * 1024;
+constexpr int kMaxOwnStacks = 8;
+constexpr size_t kRedZone = 128;  // below a thread's SP the x86-64 ABI lets a leaf keep data
+constexpr size_t kMaxInternalRanges = 16384;
+
+struct Range {
+  uintptr_t begin, end;
+};
+
+uintptr_t g_own_stack_marks[kMaxOwnStacks];
+int g_num_own_stacks = 0;
+
+struct LeakState {
+  InternalVector<HeapBlock> blocks;     // sorted by base
+  InternalVector<uint8_t> marked;       // per block
+  InternalVector<uint32_t> worklist;    // blocks marked, contents not scanned yet
+  InternalVector<Range> excluded;       // sorted: never roots
+  InternalVector<Range> roots;
+  InternalVector<uintptr_t> thread_sps;
+  InternalVector<GoroutineStack> goroutines;
+  InternalVector<G0Stack> g0s;
+  InternalVector<ModuleData> modules;
+  InternalVector<HeapBlock> candidates;  // unreached in the first pass
+  InternalRange internal[kMaxInternalRanges];
+  uint8_t chunk[kChunkBytes];
+  char maps[1 << 20];
+};
+
+LeakState g_leak;
+
+bool Leakable(const HeapBlock& b) {
+  if (IsGoProcess()) return b.origin == BlockOrigin::kForGo || b.origin == BlockOrigin::kUnderGo;
+  return b.origin != BlockOrigin::kGoRuntime;
+}
+
+// --- the pieces of the root set ------------------------------------------------------------
+
+uintptr_t ParseHex(const char*& p) {
+  uintptr_t v = 0;
+  for (;; ++p) {
+    char c = *p;
+    if (c >= '0' && c <= '9') {
+      v = v * 16 + static_cast<uintptr_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      v = v * 16 + static_cast<uintptr_t>(c - 'a' + 10);
+    } else {
+      return v;
+    }
+  }
+}
+
+// The stack pointer of every thread blocked in a system call (the kernel keeps the rest of
+// its registers); "running" threads have none to give.
+void CollectThreadStackPointers() {
+  g_leak.thread_sps.Clear();
+  int dir = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
+                                     O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir < 0) return;
+  alignas(8) char buf[8192];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (long at = 0; at < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + at);
+      at += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      char path[64] = "/proc/self/task/";
+      strncat(path, d->d_name, 20);
+      strcat(path, "/syscall");
+      char line[512];
+      ssize_t len = RawReadFile(path, line, sizeof(line) - 1);
+      if (len <= 0) continue;
+      line[len] = '\0';
+      // "nr a1 a2 a3 a4 a5 a6 sp pc": the eighth field is the stack pointer.
+      const char* p = line;
+      int field = 0;
+      while (*p && field < 7) {
+        if (*p == ' ') ++field;
+        ++p;
+      }
+      if (field == 7 && p[0] == '0' && p[1] == 'x') {
+        p += 2;
+        g_leak.thread_sps.Push(ParseHex(p));
+      }
+    }
+  }
+  syscall(SYS_close, dir);
+}
+
+// The lowest thread stack pointer in [begin, end), or 0.
+uintptr_t LowestSpIn(uintptr_t begin, uintptr_t end) {
+  uintptr_t best = 0;
+  for (uintptr_t sp : g_leak.thread_sps) {
+    if (sp >= begin && sp < end && (best == 0 || sp < best)) best = sp;
+  }
+  return best;
+}
+
+bool OwnStackIn(uintptr_t begin, uintptr_t end) {
+  for (int i = 0; i < g_num_own_stacks; ++i) {
+    if (g_own_stack_marks[i] >= begin && g_own_stack_marks[i] < end) return true;
+  }
+  return false;
+}
+
+void AddRoot(uintptr_t begin, uintptr_t end) {
+  if (end > begin) g_leak.roots.Push({begin, end});
+}
+
+// Where a region's live part starts: a thread's stack pointer inside it, else its start.
+uintptr_t LiveStart(uintptr_t begin, uintptr_t end) {
+  uintptr_t sp = LowestSpIn(begin, end);
+  return sp && sp - kRedZone >= begin ? sp - kRedZone : begin;
+}
+
+// Every writable mapping, less cgosan's own threads' stacks and, when the Go heap can be
+// walked object by object, the Go runtime's mappings (handled by GoRoots).
+void MappingRoots(bool go_walked) {
+  ssize_t n = RawReadFile("/proc/self/maps", g_leak.maps, sizeof(g_leak.maps) - 1);
+  if (n <= 0) return;
+  g_leak.maps[n] = '\0';
+  for (const char* line = g_leak.maps; *line;) {
+    const char* p = line;
+    uintptr_t begin = ParseHex(p);
+    if (*p == '-') ++p;
+    uintptr_t end = ParseHex(p);
+    while (*p == ' ') ++p;
+    bool rw = p[0] == 'r' && p[1] == 'w';
+    const char* eol = strchr(line, '\n');
+    bool special = strstr(line, "[vvar") != nullptr || strstr(line, "[vsyscall]") != nullptr;
+    line = eol ? eol + 1 : line + strlen(line);
+    if (!rw || special || OwnStackIn(begin, end)) continue;
+    if (go_walked && GoMappings::Contains(begin)) continue;
+    AddRoot(LiveStart(begin, end), end);
+  }
+}
+
+// Goroutine stacks from their stack pointer up, and the allocated objects of the Go heap.
+void CollectObjectRoot(uintptr_t base, uint64_t size, void*) { AddRoot(base, base + size); }
+
+void GoRoots() {
+  GoHeapView::SnapshotGoroutines(&g_leak.goroutines);
+  for (const GoroutineStack& g : g_leak.goroutines) {
+    if (g.status == kGoStatusDead) continue;
+    uintptr_t start = g.lo;
+    if (g.status == kGoStatusSyscall && g.syscall_sp > g.lo && g.syscall_sp < g.hi) {
+      start = g.syscall_sp;
+    } else if (g.status == kGoStatusRunning) {
+      start = LiveStart(g.lo, g.hi);
+    } else if (g.sched_sp > g.lo && g.sched_sp < g.hi) {
+      start = g.sched_sp;
+    }
+    AddRoot(start, g.hi);
+  }
+  GoHeapView::ForEachAllocatedObject(CollectObjectRoot, nullptr);
+}
+
+// Never roots: cgosan's own tables, and the blocks themselves (reached only through others).
+void CollectExcluded() {
+  g_leak.excluded.Clear();
+  size_t n = InternalMappings(g_leak.internal, kMaxInternalRanges);
+  for (size_t i = 0; i < n; ++i) {
+    g_leak.excluded.Push({g_leak.internal[i].base, g_leak.internal[i].base + g_leak.internal[i].size});
+  }
+  for (const HeapBlock& b : g_leak.blocks) g_leak.excluded.Push({b.base, b.base + b.size});
+  // Dead frames of the g0 stacks: below the thread's stack pointer when it is blocked in a
+  // system call, else below g0.sched.sp unless C code of a cgo call may be running there.
+  if (IsGoProcess()) GoHeapView::SnapshotG0Stacks(&g_leak.g0s);
+  for (const G0Stack& g0 : g_leak.g0s) {
+    if (g0.lo == 0 || g0.hi <= g0.lo) continue;
+    uintptr_t sp = LowestSpIn(g0.lo, g0.hi);
+    uintptr_t live = 0;
+    if (sp) {
+      live = g0.sched_sp > g0.lo && g0.sched_sp < sp ? g0.sched_sp : sp;
+    } else if (!g0.in_cgo_call && g0.sched_sp > g0.lo && g0.sched_sp < g0.hi) {
+      live = g0.sched_sp;
+    }
+    if (live > g0.lo + kRedZone) g_leak.excluded.Push({g0.lo, live - kRedZone});
+  }
+  std::sort(g_leak.excluded.begin(), g_leak.excluded.end(),
+            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  // Coalesced (the guarded pool's reservation holds blocks), so that ends are sorted too.
+  InternalVector<Range>& ex = g_leak.excluded;
+  size_t kept = 0;
+  for (size_t i = 0; i < ex.size(); ++i) {
+    if (kept > 0 && ex[i].begin <= ex[kept - 1].end) {
+      if (ex[i].end > ex[kept - 1].end) ex[kept - 1].end = ex[i].end;
+    } else {
+      ex[kept++] = ex[i];
+    }
+  }
+  ex.Truncate(kept);
+}
+
+// --- marking -------------------------------------------------------------------------------
+
+void MarkWord(uintptr_t w) {
+  const HeapBlock* b = CMemory::FindBlock(g_leak.blocks, w);
+  if (!b) return;
+  uint32_t i = static_cast<uint32_t>(b - g_leak.blocks.data());
+  if (g_leak.marked[i]) return;
+  g_leak.marked[i] = 1;
+  g_leak.worklist.Push(i);
+}
+
+void ScanWords(uintptr_t begin, uintptr_t end) {
+  begin = (begin + 7) & ~uintptr_t{7};
+  for (uintptr_t at = begin; at + 8 <= end;) {
+    size_t want = std::min<uintptr_t>(kChunkBytes, (end - at) & ~uintptr_t{7});
+    size_t got = SafeRead(at, g_leak.chunk, want) & ~size_t{7};
+    for (size_t i = 0; i < got; i += 8) {
+      uintptr_t w;
+      memcpy(&w, g_leak.chunk + i, 8);
+      MarkWord(w);
+    }
+    at = got < want ? ((at + got) | 4095) + 1 : at + got;
+  }
+}
+
+// A root minus the excluded ranges inside it.
+void ScanRoot(const Range& r) {
+  const InternalVector<Range>& ex = g_leak.excluded;
+  // The first excluded range that ends after r.begin.
+  size_t lo = 0, hi = ex.size();
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ex[mid].end <= r.begin) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  uintptr_t at = r.begin;
+  for (size_t i = lo; i < ex.size() && ex[i].begin < r.end && at < r.end; ++i) {
+    if (ex[i].begin > at) ScanWords(at, ex[i].begin);
+    if (ex[i].end > at) at = ex[i].end;
+  }
+  if (at < r.end) ScanWords(at, r.end);
+}
+
+// One full pass over a fresh snapshot: marks every block reachable from the roots.
+void MarkPass() {
+  CMemory::SnapshotBlocks(&g_leak.blocks, false);
+  g_leak.marked.Clear();
+  for (size_t i = 0; i < g_leak.blocks.size(); ++i) g_leak.marked.Push(0);
+  g_leak.worklist.Clear();
+  CollectThreadStackPointers();
+  CollectExcluded();
+  g_leak.roots.Clear();
+  bool go_walked = IsGoProcess() && GoHeapView::SpansKnown();
+  if (go_walked) GoRoots();
+  MappingRoots(go_walked);
+  for (const Range& r : g_leak.roots) ScanRoot(r);
+  while (g_leak.worklist.size() > 0) {
+    uint32_t i = g_leak.worklist[g_leak.worklist.size() - 1];
+    g_leak.worklist.Truncate(g_leak.worklist.size() - 1);
+    const HeapBlock& b = g_leak.blocks[i];
+    ScanWords(b.base, b.base + b.size);
+  }
+}
+
+// --- findings ------------------------------------------------------------------------------
+
+bool ReportGroup(const HeapBlock* first, uint64_t blocks, uint64_t bytes) {
+  if (!AcquireReportLock()) return false;
+  Finding* f = BeginFinding(FindingKind::kLeak);
+  f->has_address = true;
+  f->address = first->base;
+  SetObject(f, *first, first->base);
+  f->has_leak = true;
+  f->leak_blocks = blocks;
+  f->leak_bytes = bytes;
+  AddDepotStack(f, "alloc", first->alloc_stack, first->alloc_tid);
+  bool written = Publish(*f);
+  ReleaseReportLock();
+  return written;
+}
+
+}  // namespace
+
+bool LeakCheck::Enabled() {
+  const Options& o = GetOptions();
+  if (PreloadPassive()) return false;
+  return o.Given("leak_check") ? o.leak_check != 0 : IsGoProcess();
+}
+
+void LeakCheck::NoteOwnThreadStack() {
+  int i = __atomic_fetch_add(&g_num_own_stacks, 1, __ATOMIC_RELAXED);
+  if (i < kMaxOwnStacks) {
+    uintptr_t mark = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    __atomic_store_n(&g_own_stack_marks[i], mark, __ATOMIC_RELEASE);
+  }
+}
+
+uint64_t LeakCheck::Run() {
+  ReentrancyGuard reentrancy;
+  MarkPass();
+  g_leak.candidates.Clear();
+  for (size_t i = 0; i < g_leak.blocks.size(); ++i) {
+    if (!g_leak.marked[i] && Leakable(g_leak.blocks[i])) g_leak.candidates.Push(g_leak.blocks[i]);
+  }
+  if (g_leak.candidates.size() == 0) return 0;
+  MarkPass();  // threads still run: a pointer in flight between regions is seen once
+  // Leaked: unreached in both passes and still the same live block.
+  InternalVector<HeapBlock>& leaked = g_leak.candidates;
+  size_t kept = 0;
+  for (size_t i = 0; i < leaked.size(); ++i) {
+    const HeapBlock* b = CMemory::FindBlock(g_leak.blocks, leaked[i].base);
+    if (!b || b->base != leaked[i].base || b->alloc_stack != leaked[i].alloc_stack) continue;
+    if (g_leak.marked[b - g_leak.blocks.data()]) continue;
+    leaked[kept++] = *b;
+  }
+  leaked.Truncate(kept);
+  // One finding per allocation stack.
+  std::sort(leaked.begin(), leaked.end(), [](const HeapBlock& a, const HeapBlock& b) {
+    return a.alloc_stack != b.alloc_stack ? a.alloc_stack < b.alloc_stack : a.base < b.base;
+  });
+  uint64_t findings = 0;
+  for (size_t i = 0; i < leaked.size();) {
+    size_t j = i;
+    uint64_t bytes = 0;
+    while (j < leaked.size() && leaked[j].alloc_stack == leaked[i].alloc_stack) {
+      bytes += leaked[j].size;
+      ++j;
+    }
+    if (ReportGroup(&leaked[i], j - i, bytes)) ++findings;
+    i = j;
+  }
+  return findings;
+}
+
+}  // namespace cgosan

@@ -1,0 +1,32 @@
+// Retention: finds Go pointers that C kept after the cgo call that handed them over
+// returned (the cgo rule no tool checks), before anything crashes. An audit scans C-owned
+// memory (live C heap blocks, C globals: preload/audit/c_memory.h) for words that point
+// into live Go memory (GoHeapView), and confirms each candidate only when no cgo call that
+// received a pointer into the same Go object was in progress on any thread while it was
+// looked at: a call may legitimately keep its argument in C memory until it returns.
+//
+// Audits run on a thread of cgosan's own (every signal blocked), asked for after a cgo call
+// with Go pointers returns (at most once per retention_interval_ms), when a map array is
+// relocated or cleared, when the GC frees a range under efence, and at exit. One finding
+// per (holder, Go object); non-fatal unless halt_on_error=1.
+#pragma once
+
+#include <cstdint>
+
+namespace cgosan {
+
+class Retention {
+ public:
+  // Go programs, after CgoCalls and GoHeapView are attached. Starts the audit thread.
+  static void Attach();
+  static bool Enabled();
+  // Asks for an audit soon. Async-signal-safe (runtime hooks call it from SIGTRAP).
+  static void Request();
+  // Runs one audit now, on the calling thread (the exit helper). Waits for one in progress.
+  static void AuditNow();
+  static uint64_t Findings();  // go-pointer-retained findings reported so far
+  static uint64_t Audits();
+  static void AfterForkInChild();  // the child has no audit thread: audits are off there
+};
+
+}  // namespace cgosan

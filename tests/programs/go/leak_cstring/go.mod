@@ -1,0 +1,3 @@
+module cgosan.test/leak_cstring
+
+go 1.19

@@ -1,0 +1,3 @@
+module cgosan.test/retain_map_bucket
+
+go 1.19

@@ -1,0 +1,3 @@
+module cgosan.test/retain_pinned
+
+go 1.19

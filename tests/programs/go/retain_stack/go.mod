@@ -1,0 +1,3 @@
+module cgosan.test/retain_stack
+
+go 1.19

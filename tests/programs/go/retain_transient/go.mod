@@ -1,0 +1,3 @@
+module cgosan.test/retain_transient
+
+go 1.19
