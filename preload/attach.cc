@@ -193,6 +193,7 @@ void SaySuppressed() {
 // The end-of-run audits. Returns the exit status: a retention or leak finding turns 0 into
 // exitcode (so that go test fails); any other status of the program is kept.
 int EndOfRun(int code) {
+  if (FatalFindingReported()) return code;
   uint64_t findings = 0;
   if (Retention::Enabled()) {
     Retention::AuditNow();
@@ -236,7 +237,8 @@ bool InstallGoExitHook(const char** why) {
 
 void AttachAudits() {
   GoHeapView::Init();
-  bool audits = g_intercepted_cgo_functions > 0 && GoRuntime::Layout() != nullptr;
+  bool audits = GetOptions().retention_check != 0 && g_intercepted_cgo_functions > 0 &&
+                GoRuntime::Layout() != nullptr;
   if (audits) Retention::Attach();
   if (audits || LeakCheck::Enabled()) {
     const char* why = "";
@@ -251,8 +253,9 @@ void SayAudits() {
   if (Retention::Enabled()) {
     line.Append("on (every ").Unsigned(GetOptions().retention_interval_ms).Append(" ms at most)");
   } else {
-    line.Append(IsGoProcess() ? "off (needs cgo call interception and the runtime layout)"
-                              : "off (not a Go program)");
+    line.Append(!IsGoProcess()                     ? "off (not a Go program)"
+                : GetOptions().retention_check == 0 ? "off (retention_check=0)"
+                                                    : "off (needs cgo call interception and the runtime layout)");
   }
   line.Append(", leak check ").Append(LeakCheck::Enabled() ? "on" : "off");
   if (IsGoProcess()) {

@@ -39,6 +39,7 @@ __thread uintptr_t t_reported_pc __attribute__((tls_model("initial-exec")));
 void RememberReported(uintptr_t addr, uintptr_t pc, int sig) {
   t_reported_addr = addr;
   t_reported_pc = pc;
+  SetFatalFindingReported();
   if (!SignalTable::ProgramHasHandler(sig)) _exit(static_cast<int>(GetOptions().exitcode));
   // The program's own handler ends it its way (Go prints its crash and exits 2).
 }

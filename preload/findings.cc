@@ -168,6 +168,7 @@ void DescribeForeignPointer(uintptr_t addr, TextBuffer* out) {
 }
 
 [[noreturn]] void EndAfterFreeFinding() {
+  SetFatalFindingReported();
   ReleaseReportLock();
   if (IsGoProcess()) {
     // Go prints its own goroutine dump for SIGABRT and exits 2: the program's usual end.

@@ -20,4 +20,9 @@ void SetGoProcess(bool go);
 bool PreloadPassive();
 void SetPreloadPassive();
 
+// A finding that ends the program was reported (a fault or a bad free): the program is
+// dying of a bug already named, so the end-of-run audits (leaks, retention) stay quiet.
+bool FatalFindingReported();
+void SetFatalFindingReported();
+
 }  // namespace cgosan

@@ -1,6 +1,8 @@
 // Definitions for thread_state.h and process_state.h.
 #include "preload/thread_state.h"
 
+#include <atomic>
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,5 +29,9 @@ bool IsGoProcess() { return g_go_process; }
 void SetGoProcess(bool go) { g_go_process = go; }
 bool PreloadPassive() { return g_passive; }
 void SetPreloadPassive() { g_passive = true; }
+
+std::atomic<bool> g_fatal_reported{false};
+bool FatalFindingReported() { return g_fatal_reported.load(std::memory_order_relaxed); }
+void SetFatalFindingReported() { g_fatal_reported.store(true, std::memory_order_relaxed); }
 
 }  // namespace cgosan

@@ -36,8 +36,6 @@ uintptr_t SelfBase() {
   return reinterpret_cast<uintptr_t>(info.dli_fbase);
 }
 
-bool PrivateModule(const char* name) { return strstr(name, "libunwind") != nullptr; }
-
 // Adds [begin, end) minus the Go data ranges.
 void AddExcludingGoData(uintptr_t begin, uintptr_t end, const char* module,
                         InternalVector<ModuleData>* out) {
@@ -61,6 +59,36 @@ void AddExcludingGoData(uintptr_t begin, uintptr_t end, const char* module,
     if (!next) break;
     at = next->end;
   }
+}
+
+// Modules whose writable data is not the program's: the libunwind cgosan loaded for itself,
+// and the C library and loader, whose own state (thread lists, TLS bookkeeping) points at
+// stacks the Go runtime handed to threads.
+bool PrivateModule(const char* name) {
+  static const char* const kSystem[] = {"ld-linux", "libc.so", "libpthread.so", "libdl.so",
+                                        "librt.so", "libm.so", "libresolv.so", "libnss_",
+                                        "libgcc_s.so", "libutil.so", "libunwind"};
+  const char* slash = strrchr(name, '/');
+  const char* base = slash ? slash + 1 : name;
+  for (const char* prefix : kSystem) {
+    if (strncmp(base, prefix, strlen(prefix)) == 0) return true;
+  }
+  return false;
+}
+
+// Adds [begin, end) of a module (less the Go data of a Go executable).
+void AddPiece(uintptr_t begin, uintptr_t end, bool go_exe, const char* name,
+              InternalVector<ModuleData>* out) {
+  if (end <= begin) return;
+  if (go_exe) {
+    AddExcludingGoData(begin, end, name, out);
+    return;
+  }
+  ModuleData d;
+  d.begin = begin;
+  d.end = end;
+  strncpy(d.module, name, sizeof(d.module) - 1);
+  out->Push(d);
 }
 
 struct ModuleScan {
@@ -87,19 +115,26 @@ int VisitModule(struct dl_phdr_info* info, size_t, void* ctx) {
   const GoDataRange* go;
   bool go_exe = main_program && IsGoProcess();
   if (go_exe && GoHeapView::GoData(&go) == 0) return 0;  // Go globals cannot be told apart
+  // RELRO is read-only once relocated: C cannot have stored anything there (a PIE Go
+  // binary keeps its read-only Go tables in it).
+  uintptr_t relro_begin = 0, relro_end = 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_GNU_RELRO) {
+      relro_begin = info->dlpi_addr + ph.p_vaddr;
+      relro_end = (relro_begin + ph.p_memsz + 4095) & ~uintptr_t{4095};
+    }
+  }
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
     if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
     uintptr_t begin = (info->dlpi_addr + ph.p_vaddr) & ~uintptr_t{7};
     uintptr_t end = info->dlpi_addr + ph.p_vaddr + ph.p_memsz;
-    if (go_exe) {
-      AddExcludingGoData(begin, end, name, scan->out);
+    if (relro_end > begin && relro_begin < end) {
+      AddPiece(begin, std::min(end, relro_begin), go_exe, name, scan->out);
+      AddPiece(std::max(begin, relro_end), end, go_exe, name, scan->out);
     } else {
-      ModuleData d;
-      d.begin = begin;
-      d.end = end;
-      strncpy(d.module, name, sizeof(d.module) - 1);
-      scan->out->Push(d);
+      AddPiece(begin, end, go_exe, name, scan->out);
     }
   }
   return 0;

@@ -233,9 +233,10 @@ void GoHeapView::SnapshotG0Stacks(InternalVector<G0Stack>* out) {
     }
     if (g0 && SafeLoad(g0 + rl->g_stack_lo, &s.lo) && SafeLoad(g0 + rl->g_stack_hi, &s.hi) &&
         SafeLoad(g0 + rl->g_sched_sp, &s.sched_sp)) {
-      uint32_t status = 0;
-      s.in_cgo_call = curg && SafeLoad(curg + g_heap->g_atomicstatus, &status) &&
-                      status == kGoStatusSyscall;
+      uint32_t status = kGoStatusDead;
+      if (curg) SafeLoad(curg + g_heap->g_atomicstatus, &status);
+      s.has_curg = curg != 0 && status != kGoStatusDead;
+      s.in_cgo_call = s.has_curg && status == kGoStatusSyscall;
       out->Push(s);
     }
     m = next;

@@ -35,6 +35,9 @@ struct GoroutineStack {
 struct G0Stack {
   uintptr_t lo = 0, hi = 0, sched_sp = 0;
   bool in_cgo_call = false;  // its goroutine is in a cgo call (C frames live below sched_sp)
+  // The M serves a live goroutine. An extra M (for C threads calling Go) keeps a dead g as
+  // curg while no C thread uses it, and its bounds then describe a C stack of the past.
+  bool has_curg = false;
 };
 
 // Half-open ranges of the executable's Go data and bss (its Go globals).

@@ -22,6 +22,8 @@
 #include "shadow/base/safe_read.h"
 #include "shadow/go_mappings.h"
 #include "shadow/options.h"
+#include "report/report_writer.h"
+#include "shadow/base/text_buffer.h"
 
 namespace cgosan {
 namespace {
@@ -155,8 +157,11 @@ void MappingRoots(bool go_walked) {
     while (*p == ' ') ++p;
     bool rw = p[0] == 'r' && p[1] == 'w';
     const char* eol = strchr(line, '\n');
-    bool special = strstr(line, "[vvar") != nullptr || strstr(line, "[vsyscall]") != nullptr;
-    line = eol ? eol + 1 : line + strlen(line);
+    const char* next = eol ? eol + 1 : line + strlen(line);
+    size_t len = static_cast<size_t>(next - line);
+    bool special = memmem(line, len, "[vvar", 5) != nullptr ||
+                   memmem(line, len, "[vsyscall]", 10) != nullptr;
+    line = next;
     if (!rw || special || OwnStackIn(begin, end)) continue;
     if (go_walked && GoMappings::Contains(begin)) continue;
     AddRoot(LiveStart(begin, end), end);
@@ -184,26 +189,32 @@ void GoRoots() {
 }
 
 // Never roots: cgosan's own tables, and the blocks themselves (reached only through others).
+// Called last before the scan, with room reserved first: cgosan's mappings are listed after
+// every vector of this pass has its memory.
 void CollectExcluded() {
   g_leak.excluded.Clear();
-  size_t n = InternalMappings(g_leak.internal, kMaxInternalRanges);
-  for (size_t i = 0; i < n; ++i) {
-    g_leak.excluded.Push({g_leak.internal[i].base, g_leak.internal[i].base + g_leak.internal[i].size});
-  }
+  g_leak.excluded.Reserve(g_leak.blocks.size() + g_leak.g0s.size() + kMaxInternalRanges);
   for (const HeapBlock& b : g_leak.blocks) g_leak.excluded.Push({b.base, b.base + b.size});
-  // Dead frames of the g0 stacks: below the thread's stack pointer when it is blocked in a
-  // system call, else below g0.sched.sp unless C code of a cgo call may be running there.
-  if (IsGoProcess()) GoHeapView::SnapshotG0Stacks(&g_leak.g0s);
+  // Dead frames of the g0 stacks of Ms that run a goroutine: below g0.sched.sp (where the
+  // thread enters its g0 stack) unless C code of a cgo call may be running there, and in any
+  // case below the thread's stack pointer when it is blocked in a system call on it. An M
+  // without a live goroutine may be an idle extra M whose bounds describe a C thread's stack
+  // of the past: left alone.
   for (const G0Stack& g0 : g_leak.g0s) {
-    if (g0.lo == 0 || g0.hi <= g0.lo) continue;
+    if (g0.lo == 0 || g0.hi <= g0.lo || !g0.has_curg) continue;
     uintptr_t sp = LowestSpIn(g0.lo, g0.hi);
+    bool sched_ok = g0.sched_sp > g0.lo && g0.sched_sp < g0.hi;
     uintptr_t live = 0;
     if (sp) {
-      live = g0.sched_sp > g0.lo && g0.sched_sp < sp ? g0.sched_sp : sp;
-    } else if (!g0.in_cgo_call && g0.sched_sp > g0.lo && g0.sched_sp < g0.hi) {
+      live = sched_ok && g0.sched_sp < sp ? g0.sched_sp : sp;
+    } else if (!g0.in_cgo_call && sched_ok) {
       live = g0.sched_sp;
     }
     if (live > g0.lo + kRedZone) g_leak.excluded.Push({g0.lo, live - kRedZone});
+  }
+  size_t n = InternalMappings(g_leak.internal, kMaxInternalRanges);
+  for (size_t i = 0; i < n; ++i) {
+    g_leak.excluded.Push({g_leak.internal[i].base, g_leak.internal[i].base + g_leak.internal[i].size});
   }
   std::sort(g_leak.excluded.begin(), g_leak.excluded.end(),
             [](const Range& a, const Range& b) { return a.begin < b.begin; });
@@ -270,14 +281,17 @@ void ScanRoot(const Range& r) {
 void MarkPass() {
   CMemory::SnapshotBlocks(&g_leak.blocks, false);
   g_leak.marked.Clear();
+  g_leak.marked.Reserve(g_leak.blocks.size());
   for (size_t i = 0; i < g_leak.blocks.size(); ++i) g_leak.marked.Push(0);
   g_leak.worklist.Clear();
+  g_leak.worklist.Reserve(g_leak.blocks.size());  // each block is pushed once at most
   CollectThreadStackPointers();
-  CollectExcluded();
+  if (IsGoProcess()) GoHeapView::SnapshotG0Stacks(&g_leak.g0s);
   g_leak.roots.Clear();
   bool go_walked = IsGoProcess() && GoHeapView::SpansKnown();
   if (go_walked) GoRoots();
   MappingRoots(go_walked);
+  CollectExcluded();
   for (const Range& r : g_leak.roots) ScanRoot(r);
   while (g_leak.worklist.size() > 0) {
     uint32_t i = g_leak.worklist[g_leak.worklist.size() - 1];
@@ -302,6 +316,41 @@ bool ReportGroup(const HeapBlock* first, uint64_t blocks, uint64_t bytes) {
   bool written = Publish(*f);
   ReleaseReportLock();
   return written;
+}
+
+// Debugging (verbosity 3): every word of any writable mapping that points into a leaked
+// block, and whether it lay in a root: a word outside the roots that should have been one
+// shows where the root set is wrong.
+void ExplainLeaks() {
+  ssize_t n = RawReadFile("/proc/self/maps", g_leak.maps, sizeof(g_leak.maps) - 1);
+  if (n <= 0) return;
+  g_leak.maps[n] = '\0';
+  for (const char* line = g_leak.maps; *line;) {
+    const char* p = line;
+    uintptr_t begin = ParseHex(p);
+    if (*p == '-') ++p;
+    uintptr_t end = ParseHex(p);
+    const char* eol = strchr(line, '\n');
+    for (uintptr_t at = begin; at < end; at += 8) {
+      uintptr_t w;
+      if (!SafeLoad(at, &w)) {
+        at = (at | 4095) - 7;
+        continue;
+      }
+      for (const HeapBlock& b : g_leak.candidates) {
+        if (w < b.base || w >= b.base + b.size) continue;
+        InlineTextBuffer<512> out;
+        out.Append("leak check: ").Hex(at).Append(" points into leaked ").Hex(b.base);
+        bool rooted = false;
+        for (const Range& r : g_leak.roots) rooted = rooted || (at >= r.begin && at < r.end);
+        out.Append(rooted ? " (in a root" : " (not in a root");
+        out.Append(GoMappings::Contains(at) ? ", Go mapping) in " : ") in ");
+        out.Append(line, eol ? static_cast<size_t>(eol - line) : strlen(line));
+        PrintLine(out.data());
+      }
+    }
+    line = eol ? eol + 1 : line + strlen(line);
+  }
 }
 
 }  // namespace
@@ -339,6 +388,7 @@ uint64_t LeakCheck::Run() {
     leaked[kept++] = *b;
   }
   leaked.Truncate(kept);
+  if (GetOptions().verbosity >= 3) ExplainLeaks();
   // One finding per allocation stack.
   std::sort(leaked.begin(), leaked.end(), [](const HeapBlock& a, const HeapBlock& b) {
     return a.alloc_stack != b.alloc_stack ? a.alloc_stack < b.alloc_stack : a.base < b.base;

@@ -309,9 +309,10 @@ void ReportCandidate(const Candidate& c) {
     f->num_cgo_go_pointers = r.num_go_pointers <= 4 ? r.num_go_pointers : 4;
     for (int i = 0; i < f->num_cgo_go_pointers; ++i) f->cgo_go_pointers[i] = r.go_pointers[i];
     f->thread.goroutine = r.goroutine;
-    if (Stack* s = f->AddStack("cgo_call")) {
+    int n = r.num_caller_pcs <= RecentGoCall::kMaxCallerFrames ? r.num_caller_pcs : 0;
+    Stack* s = n > 0 ? f->AddStack("cgo_call") : nullptr;
+    if (s) {
       s->goroutine = r.goroutine;
-      int n = r.num_caller_pcs <= RecentGoCall::kMaxCallerFrames ? r.num_caller_pcs : 0;
       Symbolizer::SymbolizeStack(r.caller_pcs, n, false, s);
     }
   }

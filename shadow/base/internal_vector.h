@@ -1,6 +1,8 @@
 // InternalVector: a growable array of trivially copyable T in InternalMmap memory, for the
 // audits' snapshots (live blocks, regions, candidates). Never calls malloc: it is filled
 // while the heap tables are locked and from threads that must not re-enter the allocator.
+// Its memory lives as long as the process (no destructor: the audits' vectors are static
+// state, and a destructor would make them dynamic initializers of the preload).
 #pragma once
 
 #include <cstddef>
@@ -19,14 +21,18 @@ class InternalVector {
   InternalVector() = default;
   InternalVector(const InternalVector&) = delete;
   InternalVector& operator=(const InternalVector&) = delete;
-  ~InternalVector() {
-    if (data_) InternalMunmap(data_, capacity_ * sizeof(T));
-  }
 
   // False when memory ran out (the element is dropped).
   bool Push(const T& v) {
     if (size_ == capacity_ && !Grow()) return false;
     data_[size_++] = v;
+    return true;
+  }
+  // Makes room for n elements, so that pushes up to n map no new memory. False when out.
+  bool Reserve(size_t n) {
+    while (capacity_ < n) {
+      if (!Grow()) return false;
+    }
     return true;
   }
   void Clear() { size_ = 0; }

@@ -27,7 +27,11 @@ GO_PROGRAMS = REPO / "tests" / "programs" / "go"
 
 SCHEMA = "cgosan.report/1"
 KINDS = ("heap-use-after-free", "heap-buffer-overflow", "double-free", "invalid-free",
-         "go-heap-use-after-free", "go-stack-use-after-free", "map-bucket-use-after-relocation")
+         "go-heap-use-after-free", "go-stack-use-after-free", "map-bucket-use-after-relocation",
+         "go-pointer-retained", "leak")
+# Findings of audits (retention, leak check) have no access: their first stack is the cgo
+# call that handed the pointer over, or the allocation.
+AUDIT_KINDS = {"go-pointer-retained": "cgo_call", "leak": "alloc"}
 ACCESS_TYPES = ("read", "write", "free", "unknown")
 REGIONS = ("c-heap", "go-heap", "go-stack", "map-buckets", "global", "unknown")
 HEX = re.compile(r"^0x[0-9a-f]+$")
@@ -327,7 +331,11 @@ class CgosanTestCase(unittest.TestCase):
             self.assertIsInstance(obj.get("size"), int, ctx)
             self.assertIsInstance(obj.get("offset"), int, ctx)
         self.assertIsInstance(f["stacks"], dict, ctx)
-        self.assertIn("access", f["stacks"], "an access stack is always expected" + ctx)
+        self.assertIn(AUDIT_KINDS.get(f["kind"], "access"), f["stacks"],
+                      "an access stack (for audits: its first stack) is always expected" + ctx)
+        if f["kind"] in AUDIT_KINDS:
+            self.assertEqual(next(iter(f["stacks"])), AUDIT_KINDS[f["kind"]],
+                             "the first stack of an audit finding" + ctx)
         for name, stack in f["stacks"].items():
             self.assertIsInstance(stack, list, ctx)
             self.assertTrue(stack, f"stack {name} is empty" + ctx)

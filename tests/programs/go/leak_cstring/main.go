@@ -1,7 +1,8 @@
 // leak_cstring: Go keeps C.CString values in a map and clears the map. Mode "leak": without
 // C.free, so 100 blocks of 13 bytes (marked CSTRING) are unreachable at exit: one leak
 // finding "1300 bytes in 100 blocks", and exit status 0 becomes cgosan's exitcode. Mode
-// "ok": each value is freed before the clear: no finding, exit status 0.
+// "ok": each value is freed before the clear: no finding, exit status 0. A second argument
+// "exit3" ends the program with status 3 (which cgosan keeps).
 package main
 
 // #include <stdlib.h>
@@ -44,4 +45,7 @@ func main() {
 	runtime.GC()
 	scrub(64)
 	fmt.Printf("len=%d\n", len(m))
+	if len(os.Args) > 2 && os.Args[2] == "exit3" {
+		os.Exit(3)
+	}
 }
