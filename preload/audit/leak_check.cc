@@ -159,9 +159,9 @@ uintptr_t LiveStart(uintptr_t begin, uintptr_t end) {
   return sp && sp - kRedZone >= begin ? sp - kRedZone : begin;
 }
 
-// Every writable mapping, less cgosan's own threads' stacks and, when the Go heap can be
-// walked object by object, the Go runtime's mappings (handled by GoRoots).
-void MappingRoots(bool go_walked) {
+// Calls fn(begin, end, line, length) for every line of /proc/self/maps (read into g_leak.maps).
+template <typename Fn>
+void ForEachMapping(Fn fn) {
   ssize_t n = RawReadFile("/proc/self/maps", g_leak.maps, sizeof(g_leak.maps) - 1);
   if (n <= 0) return;
   g_leak.maps[n] = '\0';
@@ -170,18 +170,25 @@ void MappingRoots(bool go_walked) {
     uintptr_t begin = ParseHex(p);
     if (*p == '-') ++p;
     uintptr_t end = ParseHex(p);
-    while (*p == ' ') ++p;
-    bool rw = p[0] == 'r' && p[1] == 'w';
     const char* eol = strchr(line, '\n');
     const char* next = eol ? eol + 1 : line + strlen(line);
-    size_t len = static_cast<size_t>(next - line);
+    fn(begin, end, line, static_cast<size_t>((eol ? eol : next) - line));
+    line = next;
+  }
+}
+
+// Every writable mapping, less cgosan's own threads' stacks and, when the Go heap can be
+// walked object by object, the Go runtime's mappings (handled by GoRoots).
+void MappingRoots(bool go_walked) {
+  ForEachMapping([go_walked](uintptr_t begin, uintptr_t end, const char* line, size_t len) {
+    const char* perms = static_cast<const char*>(memchr(line, ' ', len));
+    bool rw = perms && perms + 2 < line + len && perms[1] == 'r' && perms[2] == 'w';
     bool special = memmem(line, len, "[vvar", 5) != nullptr ||
                    memmem(line, len, "[vsyscall]", 10) != nullptr;
-    line = next;
-    if (!rw || special || OwnStackIn(begin, end)) continue;
-    if (go_walked && GoMappings::Contains(begin)) continue;
+    if (!rw || special || OwnStackIn(begin, end)) return;
+    if (go_walked && GoMappings::Contains(begin)) return;
     AddRoot(LiveStart(begin, end), end);
-  }
+  });
 }
 
 // Goroutine stacks from their stack pointer up, and the allocated objects of the Go heap.
@@ -259,17 +266,8 @@ void MarkWord(uintptr_t w) {
 }
 
 void ScanWords(uintptr_t begin, uintptr_t end) {
-  begin = (begin + 7) & ~uintptr_t{7};
-  for (uintptr_t at = begin; at + 8 <= end;) {
-    size_t want = std::min<uintptr_t>(kChunkBytes, (end - at) & ~uintptr_t{7});
-    size_t got = SafeRead(at, g_leak.chunk, want) & ~size_t{7};
-    for (size_t i = 0; i < got; i += 8) {
-      uintptr_t w;
-      memcpy(&w, g_leak.chunk + i, 8);
-      MarkWord(w);
-    }
-    at = got < want ? ((at + got) | 4095) + 1 : at + got;
-  }
+  ForEachReadableWord(begin, end, g_leak.chunk, kChunkBytes,
+                      [](uintptr_t, uintptr_t w) { MarkWord(w); });
 }
 
 // A root minus the excluded ranges inside it.
@@ -336,15 +334,7 @@ bool ReportGroup(const HeapBlock* first, uint64_t blocks, uint64_t bytes) {
 // block, and whether it lay in a root: a word outside the roots that should have been one
 // shows where the root set is wrong.
 void ExplainLeaks() {
-  ssize_t n = RawReadFile("/proc/self/maps", g_leak.maps, sizeof(g_leak.maps) - 1);
-  if (n <= 0) return;
-  g_leak.maps[n] = '\0';
-  for (const char* line = g_leak.maps; *line;) {
-    const char* p = line;
-    uintptr_t begin = ParseHex(p);
-    if (*p == '-') ++p;
-    uintptr_t end = ParseHex(p);
-    const char* eol = strchr(line, '\n');
+  ForEachMapping([](uintptr_t begin, uintptr_t end, const char* line, size_t len) {
     for (uintptr_t at = begin; at < end; at += 8) {
       uintptr_t w;
       if (!SafeLoad(at, &w)) {
@@ -353,18 +343,16 @@ void ExplainLeaks() {
       }
       for (const HeapBlock& b : g_leak.candidates) {
         if (w < b.base || w >= b.base + b.size) continue;
-        InlineTextBuffer<512> out;
-        out.Append("leak check: ").Hex(at).Append(" points into leaked ").Hex(b.base);
         bool rooted = false;
         for (const Range& r : g_leak.roots) rooted = rooted || (at >= r.begin && at < r.end);
+        InlineTextBuffer<512> out;
+        out.Append("leak check: ").Hex(at).Append(" points into leaked ").Hex(b.base);
         out.Append(rooted ? " (in a root" : " (not in a root");
-        out.Append(GoMappings::Contains(at) ? ", Go mapping) in " : ") in ");
-        out.Append(line, eol ? static_cast<size_t>(eol - line) : strlen(line));
+        out.Append(GoMappings::Contains(at) ? ", Go mapping) in " : ") in ").Append(line, len);
         PrintLine(out.data());
       }
     }
-    line = eol ? eol + 1 : line + strlen(line);
-  }
+  });
 }
 
 }  // namespace

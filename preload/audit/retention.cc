@@ -128,21 +128,9 @@ void ConsiderWord(uintptr_t location, uintptr_t value, const HeapBlock* block, i
 }
 
 void ScanRange(uintptr_t begin, uintptr_t end, const HeapBlock* block, int module) {
-  begin = (begin + 7) & ~uintptr_t{7};
-  for (uintptr_t at = begin; at + 8 <= end;) {
-    size_t want = std::min<uintptr_t>(kChunkBytes, (end - at) & ~uintptr_t{7});
-    size_t got = SafeRead(at, g_state.chunk, want) & ~size_t{7};
-    for (size_t i = 0; i < got; i += 8) {
-      uintptr_t w;
-      memcpy(&w, g_state.chunk + i, 8);
-      ConsiderWord(at + i, w, block, module);
-    }
-    if (got < want) {
-      at = ((at + got) | 4095) + 1;  // skip the unreadable page
-    } else {
-      at += got;
-    }
-  }
+  ForEachReadableWord(begin, end, g_state.chunk, kChunkBytes, [&](uintptr_t at, uintptr_t w) {
+    ConsiderWord(at, w, block, module);
+  });
 }
 
 // --- confirmation --------------------------------------------------------------------------

@@ -19,4 +19,23 @@ bool SafeLoad(uintptr_t addr, T* out) {
   return SafeRead(addr, out, sizeof(T)) == sizeof(T);
 }
 
+// Calls fn(address, word) for every aligned word of [begin, end) that can be read, copying
+// through `chunk` (chunk_bytes, a multiple of 8) with SafeRead; unreadable pages are skipped.
+template <typename Fn>
+void ForEachReadableWord(uintptr_t begin, uintptr_t end, uint8_t* chunk, size_t chunk_bytes,
+                         Fn fn) {
+  begin = (begin + 7) & ~uintptr_t{7};
+  for (uintptr_t at = begin; at + 8 <= end;) {
+    size_t want = (end - at) & ~uintptr_t{7};
+    if (want > chunk_bytes) want = chunk_bytes;
+    size_t got = SafeRead(at, chunk, want) & ~size_t{7};
+    for (size_t i = 0; i < got; i += 8) {
+      uintptr_t w;
+      __builtin_memcpy(&w, chunk + i, 8);
+      fn(at + i, w);
+    }
+    at = got < want ? ((at + got) | 4095) + 1 : at + got;
+  }
+}
+
 }  // namespace cgosan
