@@ -99,7 +99,7 @@ std::string Title(const DistinctFinding& d) {
   const json* top = TopUserFrame(*d.finding);
   std::string title = d.kind;
   if (top != nullptr) {
-    std::string fn = Str(*top, "function");
+    std::string fn = UserFunctionName(*d.finding, *top);
     if (!fn.empty()) title += " in " + fn;
     std::string file = Str(*top, "file");
     if (!file.empty()) {
@@ -157,7 +157,7 @@ std::string Sentence(const json& f, const std::string& kind) {
     s << ": " << ObjectWords(f["object"]);
   }
   const json* top = TopUserFrame(f);
-  if (top != nullptr) s << ", in " << FrameText(*top);
+  if (top != nullptr) s << ", in " << UserFunctionName(f, *top) << " " << FrameLocation(*top);
   s << ".";
   return s.str();
 }
@@ -174,7 +174,7 @@ void WriteStacks(const json& f, std::ostream& out) {
   out << "### Stacks\n\n";
   for (const auto& [name, frames] : stacks) {
     int skipped = 0;
-    std::vector<StackLine> lines = FoldedStack(*frames, &skipped);
+    std::vector<StackLine> lines = FoldedStack(*frames, name == "access", &skipped);
     out << "**" << name << "**";
     if (name == "access" && f.contains("thread") && f["thread"].is_object()) {
       const json& t = f["thread"];

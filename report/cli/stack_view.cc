@@ -65,6 +65,24 @@ bool IsUserFrame(const json& frame) {
   return cgosan::IsUserFrame(f);
 }
 
+namespace {
+
+// The C function a frame stands for when it is the preamble function inlined into its cgo
+// wrapper, else nullptr.
+const char* InlinedCgoCallee(const json& frames, size_t i, bool access_stack) {
+  if (!access_stack || i != 0 || !frames.is_array() || frames.empty()) return nullptr;
+  const json& fr = frames[0];
+  const char* fn = CStrOrNull(fr, "function");
+  if (fn == nullptr || Str(fr, "lang") != "c" || strncmp(fn, "_cgo_", 5) != 0) return nullptr;
+  return CgoCalleeName(fn);
+}
+
+}  // namespace
+
+bool IsUserFrameAt(const json& frames, size_t i, bool access_stack) {
+  return InlinedCgoCallee(frames, i, access_stack) != nullptr || IsUserFrame(frames[i]);
+}
+
 std::string FrameLocation(const json& frame) {
   std::string file = Str(frame, "file");
   if (!file.empty()) {
@@ -87,12 +105,12 @@ std::string FrameText(const json& frame) {
 const json* PrimaryStack(const json& finding, std::string* name) {
   auto stacks = finding.find("stacks");
   if (stacks == finding.end() || !stacks->is_object()) return nullptr;
-  for (const char* want : {"access", "alloc"}) {
-    auto it = stacks->find(want);
-    if (it != stacks->end() && it->is_array() && !it->empty()) {
-      if (name) *name = want;
-      return &*it;
-    }
+  // The preload's PrimaryStack: "access", else the first stack as written (the JSON keeps
+  // the finding's order), so the top user frame here is the one the signature names.
+  auto access = stacks->find("access");
+  if (access != stacks->end() && access->is_array() && !access->empty()) {
+    if (name) *name = "access";
+    return &*access;
   }
   for (auto it = stacks->begin(); it != stacks->end(); ++it) {
     if (it->is_array() && !it->empty()) {
@@ -104,22 +122,39 @@ const json* PrimaryStack(const json& finding, std::string* name) {
 }
 
 const json* TopUserFrame(const json& finding) {
-  const json* stack = PrimaryStack(finding);
+  std::string name;
+  const json* stack = PrimaryStack(finding, &name);
   if (stack == nullptr) return nullptr;
-  for (const json& fr : *stack) {
-    if (IsUserFrame(fr)) return &fr;
+  for (size_t i = 0; i < stack->size(); ++i) {
+    if (IsUserFrameAt(*stack, i, name == "access")) return &(*stack)[i];
   }
   return nullptr;
 }
 
-std::vector<StackLine> FoldedStack(const json& frames, int* skipped) {
+std::string UserFunctionName(const json& finding, const json& frame) {
+  std::string name;
+  const json* stack = PrimaryStack(finding, &name);
+  if (stack != nullptr && !stack->empty() && &(*stack)[0] == &frame) {
+    if (const char* callee = InlinedCgoCallee(*stack, 0, name == "access")) return callee;
+  }
+  return Str(frame, "function");
+}
+
+std::vector<StackLine> FoldedStack(const json& frames, bool access_stack, int* skipped) {
   std::vector<StackLine> out;
   size_t n = frames.size();
   size_t first = 0;
-  while (first < n && !IsUserFrame(frames[first])) ++first;
+  while (first < n && !IsUserFrameAt(frames, first, access_stack)) ++first;
   if (first == n) first = 0;  // no user frame at all: show everything
   *skipped = static_cast<int>(first);
   for (size_t i = first; i < n;) {
+    if (const char* callee = InlinedCgoCallee(frames, i, access_stack)) {
+      out.push_back({Range(i, i + 1), std::string(callee) + " " + FrameLocation(frames[i]) +
+                                          " (the preamble's C function, in its cgo wrapper " +
+                                          Str(frames[i], "function") + ")"});
+      ++i;
+      continue;
+    }
     if (Glue(frames[i])) {
       size_t end = i;
       while (end < n && Glue(frames[end])) ++end;
