@@ -104,6 +104,7 @@ void WriteSarif(const std::vector<DistinctFinding>& findings, const FormatOption
                    {"level", KindLevel(d.kind)},
                    {"message", {{"text", text.empty() ? d.kind : text}}}};
     if (const json* fr = LocationFrame(f)) result["locations"] = json::array({FrameLocationJson(*fr, options)});
+    result["occurrenceCount"] = d.count;  // duplicates folded into this result
     result["partialFingerprints"] = {{"cgosanSignature/v1", d.signature}};
     json stacks = json::array();
     for (const auto& [name, frames] : Stacks(f)) stacks.push_back(StackJson(name, *frames, options));
