@@ -450,6 +450,98 @@ class SymbolizeTest(unittest.TestCase):
         self.assertIsNone(self.frame(self.frames(r.stdout, "access"), "use_after_free_reader")["file"])
 
 
+class ContextTest(unittest.TestCase):
+    """End to end: findings written under `cgosan test` and `cgosan run` name the test, the
+    package and the command that reproduces them, and that command does reproduce them; no
+    environment variable outside the allow-list is recorded."""
+
+    SHOP = REPO / "tests" / "programs" / "go" / "report_shop"
+    SECRET = "hunter2-not-for-bug-trackers"
+
+    def setUp(self):
+        if shutil.which("go") is None:
+            self.skipTest("go not installed")
+        tool()
+        self.tmp = Path(tempfile.mkdtemp(prefix="cgosan-context-")).resolve()
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        # `cgosan` on PATH, as the reproduce command names it.
+        bindir = self.tmp / "bin"
+        bindir.mkdir()
+        (bindir / "cgosan").symlink_to(REPO / "scripts" / "cgosan")
+        build = Path(os.environ.get("CGOSAN_BUILD_DIR", REPO / "build"))
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS", "GODEBUG", "GOFLAGS")}
+        self.env.update(PATH=f"{bindir}:{os.environ['PATH']}", CGOSAN_TOOL=tool(),
+                        GOCACHE=str(build / ".gocache"), GOPATH=str(build / ".gopath"),
+                        GOTOOLCHAIN="local", GOPROXY="off", CGO_ENABLED="1",
+                        SECRET_TOKEN=self.SECRET)
+        if os.environ.get("CGOSAN_LIB"):
+            self.env["CGOSAN_LIB"] = os.environ["CGOSAN_LIB"]
+
+    def run_logged(self, argv, cwd, log):
+        env = dict(self.env, CGOSAN_OPTIONS=f"log_path={log}")
+        r = subprocess.run(argv, cwd=str(cwd), env=env, capture_output=True, text=True,
+                           timeout=900, stdin=subprocess.DEVNULL)
+        files = sorted(Path(log).glob("*.json")) if Path(log).is_dir() else []
+        for f in files:
+            self.assertNotIn(self.SECRET, f.read_text(), f)
+        return r, [load(f) for f in files]
+
+    def test_go_test_names_the_test_and_reproduces(self):
+        module = self.tmp / "shop"
+        shutil.copytree(self.SHOP, module)
+        r, findings = self.run_logged(["cgosan", "test", "./decoder", "./encoder"], module,
+                                      self.tmp / "log1")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(findings), 2, r.stdout[-3000:] + r.stderr[-3000:])
+        by_test = {f["test"]["name"]: f for f in findings}
+        self.assertEqual(set(by_test), {"TestDecodeHeader", "TestEncodeFrame"})
+        self.assertEqual(len({f["signature"] for f in findings}), 1)
+        for name, pkg in (("TestDecodeHeader", "./decoder"), ("TestEncodeFrame", "./encoder")):
+            f = by_test[name]
+            self.assertEqual(f["test"], {"name": name, "source": "stack", "run": None, "package": pkg})
+            self.assertEqual(f["reproduce"], {"command": f"cgosan test -run '^{name}$' {pkg}",
+                                              "directory": str(module)})
+            env = f["environment"]
+            self.assertIn("log_path=", env["variables"]["CGOSAN_OPTIONS"])
+            self.assertTrue(env["libc"].startswith("glibc "), env)
+            self.assertEqual(env["kernel"].split()[0], os.uname().release)
+            mm = f["memory_map"]
+            self.assertEqual(mm["address"], f["address"])
+            start, end = (int(x, 16) for x in mm["lines"][mm["index"]].split()[0].split("-"))
+            self.assertTrue(start <= int(f["address"], 16) < end, mm)
+
+        # The reproduce command, run where it says, finds the same bug in that test only.
+        f = by_test["TestEncodeFrame"]
+        r2, again = self.run_logged(["bash", "-c", f["reproduce"]["command"]],
+                                    f["reproduce"]["directory"], self.tmp / "log2")
+        self.assertEqual(len(again), 1, r2.stdout[-3000:] + r2.stderr[-3000:])
+        self.assertEqual(again[0]["signature"], f["signature"])
+        self.assertEqual(again[0]["test"]["name"], "TestEncodeFrame")
+        self.assertEqual(again[0]["test"]["run"], "^TestEncodeFrame$")
+
+        # Both runs' files: one distinct bug seen three times.
+        r3 = report("--format=json", str(self.tmp / "log1"), str(self.tmp / "log2"))
+        out = json.loads(r3.stdout)
+        self.assertEqual([(d["count"], len(d["files"])) for d in out], [(3, 3)])
+
+    def test_run_reproduce_command(self):
+        prog = self.tmp / "prog dir" / "uaf"
+        prog.parent.mkdir()
+        src = REPO / "tests" / "programs" / "c" / "uaf.c"
+        subprocess.run(["cc", "-g", "-O0", "-I", str(src.parent), "-o", str(prog), str(src)], check=True)
+        r, findings = self.run_logged(["cgosan", "run", "./prog dir/uaf", "read"], self.tmp,
+                                      self.tmp / "log1")
+        self.assertEqual(len(findings), 1, r.stderr[-3000:])
+        f = findings[0]
+        self.assertIsNone(f["test"])
+        self.assertEqual(f["reproduce"], {"command": "cgosan run './prog dir/uaf' read",
+                                          "directory": str(self.tmp)})
+        r2, again = self.run_logged(["bash", "-c", f["reproduce"]["command"]],
+                                    f["reproduce"]["directory"], self.tmp / "log2")
+        self.assertEqual([g["signature"] for g in again], [f["signature"]])
+
+
 class SchemaTest(unittest.TestCase):
     """docs/report-schema.json: the fixtures match it, and it rejects what is not a finding.
     (Every finding the integration tests produce is checked by tests/integration/harness.py.)"""
