@@ -170,11 +170,16 @@ bool TakeLine(const char* line, uintptr_t addr, MapsExcerpt* x) {
 }
 
 bool ReadMapsExcerpt(uintptr_t addr, MapsExcerpt* x) {
+  // The interrupted code's errno survives the report (syscall(2) sets it on failure).
+  const int saved_errno = errno;
   x->num_before = 0;
   x->has_containing = false;
   x->num_after = 0;
   int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return false;
+  if (fd < 0) {
+    errno = saved_errno;
+    return false;
+  }
   size_t line_len = 0;
   bool more = true;
   while (more) {
@@ -193,6 +198,7 @@ bool ReadMapsExcerpt(uintptr_t addr, MapsExcerpt* x) {
     }
   }
   syscall(SYS_close, fd);
+  errno = saved_errno;
   return true;
 }
 

@@ -14,7 +14,8 @@ std::vector<DistinctFinding> Deduplicate(const std::vector<LoadedFinding>& findi
     const nlohmann::ordered_json& doc = lf.doc;
     std::string sig = doc.at("signature").get<std::string>();
     // RFC 3339 UTC with a fixed width (the preload's format): string order is time order.
-    std::string time = doc.contains("time") && doc["time"].is_string() ? doc["time"].get<std::string>() : "";
+    std::string time =
+        doc.contains("time") && doc["time"].is_string() ? doc["time"].get<std::string>() : "";
     DistinctFinding& g = groups[sig];
     if (g.count == 0) {
       g.signature = sig;

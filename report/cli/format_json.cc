@@ -6,7 +6,9 @@ namespace cgosan::cli {
 
 void WriteJson(const std::vector<DistinctFinding>& findings, std::ostream& out) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-  auto time_or_null = [](const std::string& t) { return t.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t); };
+  auto time_or_null = [](const std::string& t) {
+    return t.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t);
+  };
   for (const DistinctFinding& d : findings) {
     arr.push_back({{"signature", d.signature},
                    {"kind", d.kind},

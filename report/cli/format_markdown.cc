@@ -56,7 +56,9 @@ std::string ScalarText(const json& v) {
   return v.dump();
 }
 
-bool LooksLikeFrame(const json& v) { return v.is_object() && v.contains("pc") && v.contains("module_offset"); }
+bool LooksLikeFrame(const json& v) {
+  return v.is_object() && v.contains("pc") && v.contains("module_offset");
+}
 
 // key/value rows of an object, nested objects as "a.b", frames as one line, lists joined.
 void FlattenRows(const json& obj, const std::string& prefix,
@@ -71,7 +73,8 @@ void FlattenRows(const json& obj, const std::string& prefix,
       FlattenRows(v, key + ".", rows);
     } else if (v.is_array()) {
       std::string joined;
-      for (const json& e : v) joined += (joined.empty() ? "" : ", ") + (LooksLikeFrame(e) ? FrameText(e) : ScalarText(e));
+      for (const json& e : v)
+        joined += (joined.empty() ? "" : ", ") + (LooksLikeFrame(e) ? FrameText(e) : ScalarText(e));
       rows->emplace_back(key, joined.empty() ? "[]" : joined);
     } else {
       rows->emplace_back(key, ScalarText(v));
@@ -87,7 +90,9 @@ void Table(const std::vector<std::pair<std::string, std::string>>& rows, std::os
 std::string ShellQuote(const std::string& s) {
   bool safe = !s.empty();
   for (char ch : s) {
-    if (!(isalnum(static_cast<unsigned char>(ch)) || std::string("@%+=:,./-_").find(ch) != std::string::npos)) safe = false;
+    if (!(isalnum(static_cast<unsigned char>(ch)) ||
+          std::string("@%+=:,./-_").find(ch) != std::string::npos))
+      safe = false;
   }
   if (safe) return s;
   std::string q = "'";
@@ -104,7 +109,8 @@ std::string Title(const DistinctFinding& d) {
     std::string file = Str(*top, "file");
     if (!file.empty()) {
       title += " at " + Basename(file);
-      if ((*top)["line"].is_number_integer()) title += ":" + std::to_string((*top)["line"].get<long>());
+      if ((*top)["line"].is_number_integer())
+        title += ":" + std::to_string((*top)["line"].get<long>());
     }
   }
   return title;
@@ -142,15 +148,18 @@ std::string Sentence(const json& f, const std::string& kind) {
   const json& access = f.contains("access") ? f["access"] : json();
   std::string type = Str(access, "type");
   if (Present(f, "leak")) {
-    s << ": " << f["leak"].value("bytes", 0L) << " bytes in " << f["leak"].value("blocks", 0L) << " blocks";
+    s << ": " << f["leak"].value("bytes", 0L) << " bytes in " << f["leak"].value("blocks", 0L)
+      << " blocks";
   } else if (Present(f, "holder") && Present(f, "object")) {
-    s << ": " << ObjectWords(f["object"]) << " is held at offset " << f["holder"].value("offset", 0L)
-      << " of a " << f["holder"].value("size", 0L) << "-byte " << RegionWords(Str(f["holder"], "region"));
+    s << ": " << ObjectWords(f["object"]) << " is held at offset "
+      << f["holder"].value("offset", 0L) << " of a " << f["holder"].value("size", 0L) << "-byte "
+      << RegionWords(Str(f["holder"], "region"));
     std::string symbol = Str(f["holder"], "symbol");
     if (!symbol.empty()) s << " (" << symbol << ")";
   } else if (!type.empty() && type != "unknown" && Present(f, "address")) {
     s << ": a " << type;
-    if (access.contains("size") && access["size"].is_number()) s << " of " << access["size"].get<long>() << " bytes";
+    if (access.contains("size") && access["size"].is_number())
+      s << " of " << access["size"].get<long>() << " bytes";
     s << " at " << Str(f, "address");
     if (Present(f, "object")) s << ", " << ObjectWords(f["object"]);
   } else if (Present(f, "object")) {
@@ -180,10 +189,13 @@ void WriteStacks(const json& f, std::ostream& out) {
       const json& t = f["thread"];
       out << " (thread " << t.value("tid", 0L);
       if (!Str(t, "name").empty()) out << " " << Code(Str(t, "name"));
-      if (t.contains("goroutine") && t["goroutine"].is_number()) out << ", goroutine " << t["goroutine"].get<long>();
+      if (t.contains("goroutine") && t["goroutine"].is_number())
+        out << ", goroutine " << t["goroutine"].get<long>();
       out << ")";
     }
-    if (skipped > 0) out << ", from the first user frame (" << skipped << " frames above it in cgosan, the allocator, libc or the Go runtime)";
+    if (skipped > 0)
+      out << ", from the first user frame (" << skipped
+          << " frames above it in cgosan, the allocator, libc or the Go runtime)";
     out << "\n\n";
     std::vector<std::string> text;
     for (const StackLine& l : lines) text.push_back(l.index + " " + l.text);
@@ -224,7 +236,9 @@ void WriteDetails(const json& f, std::ostream& out) {
 
 void WriteEnvironment(const json& f, std::ostream& out) {
   std::vector<std::pair<std::string, std::string>> rows;
-  auto add = [&](const std::string& k, const std::string& v) { rows.emplace_back(k, v.empty() ? "unknown" : v); };
+  auto add = [&](const std::string& k, const std::string& v) {
+    rows.emplace_back(k, v.empty() ? "unknown" : v);
+  };
   add("cgosan", Str(f, "cgosan_version"));
   const json& p = f.contains("process") ? f["process"] : json();
   if (Present(p, "go")) {
@@ -242,7 +256,8 @@ void WriteEnvironment(const json& f, std::ostream& out) {
   }
   add("executable", Str(p, "exe"));
   add("build id", Str(p, "build_id"));
-  if (p.contains("argv") && p["argv"].is_array()) add("argv", Join(p["argv"].get<std::vector<std::string>>()));
+  if (p.contains("argv") && p["argv"].is_array())
+    add("argv", Join(p["argv"].get<std::vector<std::string>>()));
   std::string kernel = Str(env, "kernel");
   if (!Str(env, "machine").empty()) kernel += " (" + Str(env, "machine") + ")";
   add("kernel", kernel);
@@ -261,7 +276,8 @@ void WriteMemoryMap(const json& f, std::ostream& out) {
   std::vector<std::string> lines;
   if (m.contains("lines") && m["lines"].is_array()) {
     int i = 0;
-    for (const json& l : m["lines"]) lines.push_back((i++ == index ? "=> " : "   ") + ScalarText(l));
+    for (const json& l : m["lines"])
+      lines.push_back((i++ == index ? "=> " : "   ") + ScalarText(l));
   }
   CodeBlock(lines, out);
   out << "\n";

@@ -43,13 +43,15 @@ json FrameLocationJson(const json& frame, const FormatOptions& options) {
   std::string file = Str(frame, "file");
   if (!file.empty()) {
     json phys = {{"artifactLocation", ArtifactLocation(file, options)}};
-    if (frame.contains("line") && frame["line"].is_number_integer() && frame["line"].get<long>() >= 1) {
+    if (frame.contains("line") && frame["line"].is_number_integer() &&
+        frame["line"].get<long>() >= 1) {
       phys["region"] = {{"startLine", frame["line"].get<long>()}};
     }
     loc["physicalLocation"] = phys;
   }
   std::string fn = Str(frame, "function");
-  if (!fn.empty()) loc["logicalLocations"] = json::array({{{"fullyQualifiedName", fn}, {"kind", "function"}}});
+  if (!fn.empty())
+    loc["logicalLocations"] = json::array({{{"fullyQualifiedName", fn}, {"kind", "function"}}});
   loc["message"] = {{"text", FrameText(frame)}};
   return loc;
 }
@@ -60,7 +62,9 @@ json StackJson(const std::string& name, const json& frames, const FormatOptions&
     json f = {{"location", FrameLocationJson(fr, options)}};
     std::string module = Str(fr, "module");
     if (!module.empty()) f["module"] = module;
-    json props = {{"lang", Str(fr, "lang")}, {"glue", fr.value("glue", false)}, {"pc", Str(fr, "pc")},
+    json props = {{"lang", Str(fr, "lang")},
+                  {"glue", fr.value("glue", false)},
+                  {"pc", Str(fr, "pc")},
                   {"module_offset", Str(fr, "module_offset")}};
     f["properties"] = props;
     out_frames.push_back(f);
@@ -103,20 +107,22 @@ void WriteSarif(const std::vector<DistinctFinding>& findings, const FormatOption
                    {"ruleIndex", rule_index[d.kind]},
                    {"level", KindLevel(d.kind)},
                    {"message", {{"text", text.empty() ? d.kind : text}}}};
-    if (const json* fr = LocationFrame(f)) result["locations"] = json::array({FrameLocationJson(*fr, options)});
+    if (const json* fr = LocationFrame(f))
+      result["locations"] = json::array({FrameLocationJson(*fr, options)});
     result["occurrenceCount"] = d.count;  // duplicates folded into this result
     result["partialFingerprints"] = {{"cgosanSignature/v1", d.signature}};
     json stacks = json::array();
-    for (const auto& [name, frames] : Stacks(f)) stacks.push_back(StackJson(name, *frames, options));
+    for (const auto& [name, frames] : Stacks(f))
+      stacks.push_back(StackJson(name, *frames, options));
     if (!stacks.empty()) result["stacks"] = stacks;
-    result["properties"] = {{"signature", d.signature}, {"count", d.count},
-                            {"first_seen", d.first_seen}, {"last_seen", d.last_seen},
+    result["properties"] = {{"signature", d.signature},
+                            {"count", d.count},
+                            {"first_seen", d.first_seen},
+                            {"last_seen", d.last_seen},
                             {"files", d.files}};
     results.push_back(result);
   }
-  json run = {{"tool", {{"driver", {{"name", "cgosan"},
-                                     {"version", version},
-                                     {"rules", rules}}}}},
+  json run = {{"tool", {{"driver", {{"name", "cgosan"}, {"version", version}, {"rules", rules}}}}},
               {"results", results}};
   if (!options.source_root.empty()) {
     std::string root = options.source_root;

@@ -16,8 +16,10 @@ void WriteText(const std::vector<DistinctFinding>& findings, std::ostream& out) 
       << total << " in all)\n\n";
   // Times are fixed width (RFC 3339 with ms); "-" when a finding had none.
   constexpr int kTime = 24;
-  out << std::left << std::setw(6) << "COUNT" << "  " << std::setw(kTime) << "FIRST SEEN" << "  "
-      << std::setw(kTime) << "LAST SEEN" << "  SUMMARY\n";
+  out << std::left << std::setw(6) << "COUNT"
+      << "  " << std::setw(kTime) << "FIRST SEEN"
+      << "  " << std::setw(kTime) << "LAST SEEN"
+      << "  SUMMARY\n";
   for (const DistinctFinding& d : findings) {
     std::string summary = Str(*d.finding, "summary");
     if (summary.empty()) summary = d.kind;

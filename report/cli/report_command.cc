@@ -66,7 +66,8 @@ int RunReportCommand(int argc, char** argv) {
       format = argv[++i];
     } else if (a.rfind("--source-root=", 0) == 0) {
       options.source_root = a.substr(14);
-      while (options.source_root.size() > 1 && options.source_root.back() == '/') options.source_root.pop_back();
+      while (options.source_root.size() > 1 && options.source_root.back() == '/')
+        options.source_root.pop_back();
     } else {
       return Usage("unknown option " + a);
     }

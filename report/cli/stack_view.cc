@@ -36,7 +36,8 @@ std::string GlueRunText(const json& frames, size_t begin, size_t end) {
       callback = true;
     }
   }
-  std::string text = callback ? "callback into Go" : std::string("C.") + (callee ? callee : "<function>");
+  std::string text =
+      callback ? "callback into Go" : std::string("C.") + (callee ? callee : "<function>");
   text += " called from ";
   if (end < frames.size()) {
     text += FrameText(frames[end]);
@@ -87,7 +88,8 @@ std::string FrameLocation(const json& frame) {
   std::string file = Str(frame, "file");
   if (!file.empty()) {
     auto line = frame.find("line");
-    if (line != frame.end() && line->is_number_integer()) file += ":" + std::to_string(line->get<long>());
+    if (line != frame.end() && line->is_number_integer())
+      file += ":" + std::to_string(line->get<long>());
     return file;
   }
   std::string module = Str(frame, "module");

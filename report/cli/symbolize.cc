@@ -42,7 +42,8 @@ void CollectFrames(json& finding, std::map<std::string, std::vector<FrameRef>>* 
       add_stack(*it, it.key() == "access");
     }
   }
-  if (finding.contains("holder") && finding["holder"].is_object() && finding["holder"].contains("stack")) {
+  if (finding.contains("holder") && finding["holder"].is_object() &&
+      finding["holder"].contains("stack")) {
     add_stack(finding["holder"]["stack"], false);
   }
 }
