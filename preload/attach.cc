@@ -302,7 +302,7 @@ __attribute__((constructor(101))) void AttachPreload() {
         g_cgo_guard_fell_back = true;
       }
       AttachAudits();
-    } else if (LeakCheck::Enabled()) {
+    } else if (LeakCheck::Enabled() || Suppressions::RuleCount() > 0) {
       on_exit(OnCExit, nullptr);
     }
     SignalTable::InstallHandlers(OnFaultSignal);

@@ -17,6 +17,7 @@
 #include "preload/process_state.h"
 #include "preload/thread_state.h"
 #include "report/go/heap_layout.h"
+#include "report/symbolizer.h"
 #include "shadow/base/internal_mmap.h"
 #include "shadow/base/raw_io.h"
 #include "shadow/base/safe_read.h"
@@ -34,7 +35,7 @@ constexpr size_t kRedZone = 128;  // below a thread's SP the x86-64 ABI lets a l
 constexpr size_t kMaxInternalRanges = 16384;
 
 struct Range {
-  uintptr_t begin, end;
+  uintptr_t begin = 0, end = 0;
 };
 
 uintptr_t g_own_stack_marks[kMaxOwnStacks];
@@ -51,12 +52,25 @@ struct LeakState {
   InternalVector<G0Stack> g0s;
   InternalVector<ModuleData> modules;
   InternalVector<HeapBlock> candidates;  // unreached in the first pass
-  InternalRange internal[kMaxInternalRanges];
-  uint8_t chunk[kChunkBytes];
-  char maps[1 << 20];
+  // Initialized members throughout: constant-initialized, no dynamic initializer.
+  InternalRange internal[kMaxInternalRanges] = {};
+  uint8_t chunk[kChunkBytes] = {};
+  char maps[1 << 20] = {};
 };
 
 LeakState g_leak;
+
+// Blocks the dynamic loader allocates for itself (a thread's TLS, from pthread_create): it
+// keeps them in its own bookkeeping, which is not the program's to free.
+bool AllocatedByTheLoader(const HeapBlock& b) {
+  const uintptr_t* pcs;
+  int n = StackDepot::Get(b.alloc_stack, &pcs);
+  uintptr_t offset;
+  const char* module = n > 0 ? Symbolizer::ModuleOf(pcs[0], &offset) : nullptr;
+  if (module == nullptr) return false;
+  const char* slash = strrchr(module, '/');
+  return strncmp(slash ? slash + 1 : module, "ld-linux", 8) == 0;
+}
 
 bool Leakable(const HeapBlock& b) {
   if (IsGoProcess()) return b.origin == BlockOrigin::kForGo || b.origin == BlockOrigin::kUnderGo;
@@ -83,6 +97,8 @@ uintptr_t ParseHex(const char*& p) {
 // its registers); "running" threads have none to give.
 void CollectThreadStackPointers() {
   g_leak.thread_sps.Clear();
+  // This thread is running, so the kernel gives no stack pointer for it: its own frame is.
+  g_leak.thread_sps.Push(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
   int dir = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
                                      O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir < 0) return;
@@ -306,9 +322,7 @@ void MarkPass() {
 bool ReportGroup(const HeapBlock* first, uint64_t blocks, uint64_t bytes) {
   if (!AcquireReportLock()) return false;
   Finding* f = BeginFinding(FindingKind::kLeak);
-  f->has_address = true;
-  f->address = first->base;
-  SetObject(f, *first, first->base);
+  SetObject(f, *first, first->base);  // no address: a leak is a group, the object its first
   f->has_leak = true;
   f->leak_blocks = blocks;
   f->leak_bytes = bytes;
@@ -373,9 +387,13 @@ uint64_t LeakCheck::Run() {
   ReentrancyGuard reentrancy;
   MarkPass();
   g_leak.candidates.Clear();
+  if (!AcquireReportLock()) return 0;  // the symbolizer's tables are the reports'
+  Symbolizer::Refresh();
   for (size_t i = 0; i < g_leak.blocks.size(); ++i) {
-    if (!g_leak.marked[i] && Leakable(g_leak.blocks[i])) g_leak.candidates.Push(g_leak.blocks[i]);
+    const HeapBlock& b = g_leak.blocks[i];
+    if (!g_leak.marked[i] && Leakable(b) && !AllocatedByTheLoader(b)) g_leak.candidates.Push(b);
   }
+  ReleaseReportLock();
   if (g_leak.candidates.size() == 0) return 0;
   MarkPass();  // threads still run: a pointer in flight between regions is seen once
   // Leaked: unreached in both passes and still the same live block.

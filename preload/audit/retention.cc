@@ -68,10 +68,12 @@ struct AuditState {
   InternalVector<Candidate> candidates;
   InternalVector<NamedCall> named;
   InternalVector<Reported> reported;
-  uintptr_t threads[kMaxThreads];
-  uint64_t go_calls_before[kMaxThreads];
-  CgoThreadCalls copy;
-  uint8_t chunk[kChunkBytes];
+  // Initialized members throughout: the state is constant-initialized (no dynamic
+  // initializer runs in the preload).
+  uintptr_t threads[kMaxThreads] = {};
+  uint64_t go_calls_before[kMaxThreads] = {};
+  CgoThreadCalls copy = {};
+  uint8_t chunk[kChunkBytes] = {};
 };
 
 AuditState g_state;

@@ -1,0 +1,3 @@
+module cgosan.test/dwarf_offsets
+
+go 1.19
