@@ -8,6 +8,7 @@
 
 #include "report/go/go_runtime.h"
 #include "report/json_out.h"
+#include "report/report_context.h"
 #include "report/report_internal.h"
 #include "report/report_writer.h"
 #include "report/symbolizer.h"
@@ -487,6 +488,10 @@ bool FormatWithFrameLimit(const Finding& f, const ProcessInfo& process, const ti
   sink.Raw("{");
   FormatScalarMembers(f, now, &members);
   FormatProcess(process, &sink, &members);
+  for (int i = 0; i < ReportContextMemberCount(); ++i) {  // environment, memory map, test...
+    FormatReportContextMember(i, f, process, &members.Begin(ReportContextMemberKey(i)));
+    members.Commit();
+  }
   FormatHolder(f, frame_limit, &sink, &members);
   FormatStacks(f, frame_limit, &sink, &members);
   FormatModules(f, &sink, &members);

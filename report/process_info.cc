@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "report/report_context.h"
 #include "report/report_internal.h"
 #include "report/report_writer.h"
 #include "report/symbolizer.h"
@@ -72,6 +73,7 @@ void CollectProcessInfo() {
       Symbolizer::ReadBuildId(p->info.exe, p->build_id, sizeof(p->build_id))) {
     p->info.build_id = p->build_id;
   }
+  CollectReportContext(p->info);
   p->collected = true;
 }
 

@@ -1,8 +1,10 @@
 // cgosan-tool: subcommands of the `cgosan` wrapper that need cgosan's own code.
-// help-options prints the option table (the same table the preload parses).
+// help-options prints the option table (the same table the preload parses); report turns
+// JSON findings into distinct bugs (report_command.cc).
 #include <cstdio>
 #include <cstring>
 
+#include "report/cli/report_command.h"
 #include "shadow/options.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +15,9 @@ int main(int argc, char** argv) {
     fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
-  fprintf(stderr, "usage: cgosan-tool help-options\n");
+  if (argc >= 2 && strcmp(argv[1], "report") == 0) {
+    return cgosan::cli::RunReportCommand(argc - 2, argv + 2);
+  }
+  fprintf(stderr, "usage: cgosan-tool help-options | report [options] PATH...\n");
   return 2;
 }

@@ -21,6 +21,7 @@ CGOSAN_JOBS="${CGOSAN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 CGOSAN_PACKAGES=(
   cmake ninja-build g++ golang-go libunwind-dev libabsl-dev libgtest-dev googletest
   nlohmann-json3-dev python3 binutils file libc6-dev clang libclang-rt-14-dev
+  python3-jsonschema python3-markdown
 )
 
 cgosan_log() { printf '==> %s\n' "$*" >&2; }

@@ -148,6 +148,35 @@ def build_go(name):
     return str(out)
 
 
+# Every finding any integration test produces is validated against docs/report-schema.json
+# (the format's documentation), so a key the writer adds or changes without documenting it
+# fails the test that produced it.
+REPORT_SCHEMA = REPO / "docs" / "report-schema.json"
+_report_validator = None
+
+
+def check_against_schema(finding, path):
+    """Raises AssertionError naming the file and each violation of the schema."""
+    global _report_validator
+    if _report_validator is None:
+        try:
+            import jsonschema
+        except ImportError:  # a Python of its own (pyenv): Debian's python3-jsonschema
+            import sys
+            sys.path.append("/usr/lib/python3/dist-packages")
+            import jsonschema
+        with open(REPORT_SCHEMA) as f:
+            schema = json.load(f)
+        jsonschema.Draft7Validator.check_schema(schema)
+        _report_validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(_report_validator.iter_errors(finding), key=lambda e: [str(x) for x in e.absolute_path])
+    if errors:
+        lines = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message[:300]}"
+                 for e in errors[:10]]
+        raise AssertionError(f"{path} does not match {REPORT_SCHEMA.name}:\n  "
+                             + "\n  ".join(lines))
+
+
 class Result:
     """The outcome of one run."""
 
@@ -169,6 +198,8 @@ class Result:
                     self.findings.append(json.load(f))
             except (OSError, ValueError) as e:
                 self.json_errors.append(f"{p}: {e}")
+                continue
+            check_against_schema(self.findings[-1], p)
 
     @property
     def signal(self):
