@@ -72,9 +72,9 @@ void CollectTestFlags(const ProcessInfo& p, ContextStorage* c) {
   }
   for (int i = 1; i < p.argc && p.argv != nullptr && p.argv[i] != nullptr; ++i) {
     const char* a = p.argv[i];
+    if (a[0] != '-') continue;
     if (StartsWith(a, "-test.") || StartsWith(a, "--test.")) c->test_binary = true;
     const char* flag = a[1] == '-' ? a + 2 : a + 1;
-    if (a[0] != '-') continue;
     if (StartsWith(flag, "test.run=")) {
       CopyString(c->run_pattern, sizeof(c->run_pattern), flag + strlen("test.run="));
     } else if (strcmp(flag, "test.run") == 0 && i + 1 < p.argc && p.argv[i + 1] != nullptr) {

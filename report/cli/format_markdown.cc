@@ -45,6 +45,13 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// A number member, or 0 when absent or not a number (a hand-edited or foreign file).
+long Num(const json& obj, const char* key) {
+  if (!obj.is_object()) return 0;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_number() ? it->get<long>() : 0;
+}
+
 bool Present(const json& f, const char* key) {
   auto it = f.find(key);
   return it != f.end() && !it->is_null();
@@ -63,6 +70,7 @@ bool LooksLikeFrame(const json& v) {
 // key/value rows of an object, nested objects as "a.b", frames as one line, lists joined.
 void FlattenRows(const json& obj, const std::string& prefix,
                  std::vector<std::pair<std::string, std::string>>* rows) {
+  if (!obj.is_object()) return;
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     std::string key = prefix + it.key();
     const json& v = *it;
@@ -109,8 +117,7 @@ std::string Title(const DistinctFinding& d) {
     std::string file = Str(*top, "file");
     if (!file.empty()) {
       title += " at " + Basename(file);
-      if ((*top)["line"].is_number_integer())
-        title += ":" + std::to_string((*top)["line"].get<long>());
+      if (Num(*top, "line") > 0) title += ":" + std::to_string(Num(*top, "line"));
     }
   }
   return title;
@@ -127,8 +134,8 @@ std::string RegionWords(const std::string& region) {
 
 // "72 bytes inside a 81920-byte Go map array at 0xc0000d6000"
 std::string ObjectWords(const json& obj) {
-  long offset = obj.value("offset", 0L);
-  long size = obj.value("size", 0L);
+  long offset = Num(obj, "offset");
+  long size = Num(obj, "size");
   std::string where;
   if (offset < 0) {
     where = std::to_string(-offset) + " bytes before";
@@ -148,11 +155,10 @@ std::string Sentence(const json& f, const std::string& kind) {
   const json& access = f.contains("access") ? f["access"] : json();
   std::string type = Str(access, "type");
   if (Present(f, "leak")) {
-    s << ": " << f["leak"].value("bytes", 0L) << " bytes in " << f["leak"].value("blocks", 0L)
-      << " blocks";
+    s << ": " << Num(f["leak"], "bytes") << " bytes in " << Num(f["leak"], "blocks") << " blocks";
   } else if (Present(f, "holder") && Present(f, "object")) {
-    s << ": " << ObjectWords(f["object"]) << " is held at offset "
-      << f["holder"].value("offset", 0L) << " of a " << f["holder"].value("size", 0L) << "-byte "
+    s << ": " << ObjectWords(f["object"]) << " is held at offset " << Num(f["holder"], "offset")
+      << " of a " << Num(f["holder"], "size") << "-byte "
       << RegionWords(Str(f["holder"], "region"));
     std::string symbol = Str(f["holder"], "symbol");
     if (!symbol.empty()) s << " (" << symbol << ")";
@@ -187,7 +193,7 @@ void WriteStacks(const json& f, std::ostream& out) {
     out << "**" << name << "**";
     if (name == "access" && f.contains("thread") && f["thread"].is_object()) {
       const json& t = f["thread"];
-      out << " (thread " << t.value("tid", 0L);
+      out << " (thread " << Num(t, "tid");
       if (!Str(t, "name").empty()) out << " " << Code(Str(t, "name"));
       if (t.contains("goroutine") && t["goroutine"].is_number())
         out << ", goroutine " << t["goroutine"].get<long>();
@@ -256,8 +262,11 @@ void WriteEnvironment(const json& f, std::ostream& out) {
   }
   add("executable", Str(p, "exe"));
   add("build id", Str(p, "build_id"));
-  if (p.contains("argv") && p["argv"].is_array())
-    add("argv", Join(p["argv"].get<std::vector<std::string>>()));
+  if (p.contains("argv") && p["argv"].is_array()) {
+    std::vector<std::string> argv;
+    for (const json& a : p["argv"]) argv.push_back(ScalarText(a));
+    add("argv", Join(argv));
+  }
   std::string kernel = Str(env, "kernel");
   if (!Str(env, "machine").empty()) kernel += " (" + Str(env, "machine") + ")";
   add("kernel", kernel);

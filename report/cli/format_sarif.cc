@@ -63,7 +63,7 @@ json StackJson(const std::string& name, const json& frames, const FormatOptions&
     std::string module = Str(fr, "module");
     if (!module.empty()) f["module"] = module;
     json props = {{"lang", Str(fr, "lang")},
-                  {"glue", fr.value("glue", false)},
+                  {"glue", Flag(fr, "glue")},
                   {"pc", Str(fr, "pc")},
                   {"module_offset", Str(fr, "module_offset")}};
     f["properties"] = props;

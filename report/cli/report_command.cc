@@ -82,16 +82,24 @@ int RunReportCommand(int argc, char** argv) {
     std::cerr << "cgosan report: no finding could be read\n";
     return kExitUsage;
   }
-  if (symbolize) Symbolize(&loaded.findings, std::cerr);
-  std::vector<DistinctFinding> distinct = Deduplicate(loaded.findings);
-  if (format == "json") {
-    WriteJson(distinct, std::cout);
-  } else if (format == "markdown") {
-    WriteMarkdown(distinct, std::cout);
-  } else if (format == "sarif") {
-    WriteSarif(distinct, options, std::cout);
-  } else {
-    WriteText(distinct, std::cout);
+  std::vector<DistinctFinding> distinct;
+  try {
+    if (symbolize) Symbolize(&loaded.findings, std::cerr);
+    distinct = Deduplicate(loaded.findings);
+    if (format == "json") {
+      WriteJson(distinct, std::cout);
+    } else if (format == "markdown") {
+      WriteMarkdown(distinct, std::cout);
+    } else if (format == "sarif") {
+      WriteSarif(distinct, options, std::cout);
+    } else {
+      WriteText(distinct, std::cout);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    // A member of an unexpected type in some file the loader accepted: say so rather than
+    // abort; the formatters read members defensively, so this is a bug to report.
+    std::cerr << "cgosan report: internal error on the input: " << e.what() << "\n";
+    return kExitUsage;
   }
   std::cout.flush();
   return distinct.empty() ? kExitNoFindings : kExitFindings;

@@ -16,6 +16,12 @@ std::string Str(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+bool Flag(const json& obj, const char* key) {
+  if (!obj.is_object()) return false;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() && it->get<bool>();
+}
+
 namespace {
 
 const char* CStrOrNull(const json& obj, const char* key) {
@@ -23,7 +29,7 @@ const char* CStrOrNull(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get_ref<const std::string&>().c_str() : nullptr;
 }
 
-bool Glue(const json& frame) { return frame.value("glue", false); }
+bool Glue(const json& frame) { return Flag(frame, "glue"); }
 
 std::string GlueRunText(const json& frames, size_t begin, size_t end) {
   const char* callee = nullptr;
@@ -100,7 +106,7 @@ std::string FrameLocation(const json& frame) {
 std::string FrameText(const json& frame) {
   std::string fn = Str(frame, "function");
   std::string text = (fn.empty() ? "<unknown>" : fn) + " " + FrameLocation(frame);
-  if (frame.value("inlined", false)) text += " (inlined)";
+  if (Flag(frame, "inlined")) text += " (inlined)";
   return text;
 }
 

@@ -13,6 +13,8 @@ using json = nlohmann::ordered_json;
 
 // A string member or "" (absent, null or not a string).
 std::string Str(const json& obj, const char* key);
+// A boolean member, false unless it is true.
+bool Flag(const json& obj, const char* key);
 
 // The frame is the user's code (not cgosan, allocator, libc, Go runtime, cgo glue).
 bool IsUserFrame(const json& frame);

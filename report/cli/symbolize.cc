@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sstream>
@@ -32,7 +33,7 @@ void CollectFrames(json& finding, std::map<std::string, std::vector<FrameRef>>* 
       if (!fr.is_object() || Str(fr, "lang") != "c" || !Str(fr, "file").empty()) continue;
       std::string module = Str(fr, "module"), off = Str(fr, "module_offset");
       if (module.empty() || off.empty()) continue;
-      uint64_t v = std::stoull(off, nullptr, 16);
+      uint64_t v = strtoull(off.c_str(), nullptr, 16);
       if (!(i == 0 && first_exact) && v > 0) --v;
       (*by_module)[module].push_back({&fr, v});
     }
@@ -91,7 +92,7 @@ std::map<uint64_t, std::pair<std::string, long>> ParseAddr2line(const std::strin
   bool have_addr = false;
   while (std::getline(in, line)) {
     if (line.rfind("0x", 0) == 0) {
-      addr = std::stoull(line, nullptr, 16);
+      addr = strtoull(line.c_str(), nullptr, 16);
       have_addr = true;
       continue;
     }

@@ -331,6 +331,34 @@ class RobustnessTest(unittest.TestCase):
             for n in (0, 1, 100, len(text) // 2, len(text) - 2):
                 self.assertIn(f"cut{n:05d}.json: skipped: ", r.stderr)
 
+    def test_members_of_unexpected_types_do_not_crash(self):
+        """A file that passes as a finding (schema, kind, signature) but whose other members
+        have the wrong types still renders in every format."""
+        odd = {"schema": "cgosan.report/1", "kind": "heap-use-after-free", "signature": "odd:f",
+               "time": 7, "summary": None, "address": 12, "access": "read", "object": "heap",
+               "leak": {"blocks": "many", "bytes": []}, "holder": [1],
+               "thread": {"tid": "one", "goroutine": {}},
+               "stacks": {"access": [1, "x", None, {"glue": "yes", "line": "ten", "function": 5},
+                                     {"function": "f", "file": "f.c", "line": 3, "lang": "c"}],
+                          "alloc": "nope"},
+               "process": {"argv": [1, None, "a b"], "go": "1.22", "exe": []},
+               "environment": {"variables": {"GODEBUG": 1}, "kernel": None},
+               "memory_map": {"lines": "x", "index": "y"}, "test": 3,
+               "reproduce": {"command": ["ls"]}, "modules": [{"path": 3}]}
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "odd.json").write_text(json.dumps(odd))
+            for fmt in ("text", "json", "markdown", "sarif"):
+                for extra in ([], ["--symbolize"]):
+                    with self.subTest(fmt=fmt, extra=extra):
+                        r = report(f"--format={fmt}", *extra, d)
+                        self.assertEqual(r.returncode, 1, r.stderr)
+                        self.assertNotIn("internal error", r.stderr)
+                        self.assertIn("odd", r.stdout if fmt != "text" else "odd")
+            sarif = json.loads(report("--format=sarif", d).stdout)
+            with open(SARIF_SCHEMA) as f:
+                errors = list(jsonschema.Draft7Validator(json.load(f)).iter_errors(sarif))
+            self.assertEqual([e.message for e in errors], [])
+
     def test_nothing_readable_is_status_2(self):
         r = report(MALFORMED)
         self.assertEqual(r.returncode, 2)
