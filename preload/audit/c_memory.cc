@@ -217,17 +217,12 @@ uintptr_t CMemory::ModuleBias(uintptr_t addr) {
 }
 
 const HeapBlock* CMemory::FindBlock(const InternalVector<HeapBlock>& blocks, uintptr_t addr) {
-  size_t lo = 0, hi = blocks.size();
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (blocks[mid].base <= addr) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  if (lo == 0) return nullptr;
-  const HeapBlock& b = blocks[lo - 1];
+  // The last block starting at or below addr is the only one that can contain it.
+  const HeapBlock* after = std::upper_bound(
+      blocks.data(), blocks.data() + blocks.size(), addr,
+      [](uintptr_t a, const HeapBlock& b) { return a < b.base; });
+  if (after == blocks.data()) return nullptr;
+  const HeapBlock& b = after[-1];
   return addr < b.base + (b.size ? b.size : 1) ? &b : nullptr;
 }
 

@@ -131,18 +131,10 @@ bool Allocated(const SpanFields& s, uint64_t index) {
 
 const GoroutineStack* StackContaining(uintptr_t addr, const GoroutineStack* stacks, size_t n) {
   // Sorted by lo: the last stack starting at or below addr is the only candidate.
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (stacks[mid].lo <= addr) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  if (lo == 0) return nullptr;
-  const GoroutineStack& s = stacks[lo - 1];
-  return addr < s.hi ? &s : nullptr;
+  const GoroutineStack* after = std::upper_bound(
+      stacks, stacks + n, addr, [](uintptr_t a, const GoroutineStack& s) { return a < s.lo; });
+  if (after == stacks) return nullptr;
+  return addr < after[-1].hi ? &after[-1] : nullptr;
 }
 
 }  // namespace

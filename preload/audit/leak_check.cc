@@ -273,16 +273,11 @@ void ScanWords(uintptr_t begin, uintptr_t end) {
 // A root minus the excluded ranges inside it.
 void ScanRoot(const Range& r) {
   const InternalVector<Range>& ex = g_leak.excluded;
-  // The first excluded range that ends after r.begin.
-  size_t lo = 0, hi = ex.size();
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (ex[mid].end <= r.begin) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
+  // The first excluded range that ends after r.begin (coalesced: ends are sorted too).
+  size_t lo = static_cast<size_t>(
+      std::partition_point(ex.data(), ex.data() + ex.size(),
+                           [&r](const Range& e) { return e.end <= r.begin; }) -
+      ex.data());
   uintptr_t at = r.begin;
   for (size_t i = lo; i < ex.size() && ex[i].begin < r.end && at < r.end; ++i) {
     if (ex[i].begin > at) ScanWords(at, ex[i].begin);
