@@ -198,6 +198,7 @@ int EndOfRun(int code) {
   if (Retention::Enabled()) {
     Retention::AuditNow();
     findings += Retention::Findings();
+    Retention::SayStats();
   }
   if (LeakCheck::Enabled()) findings += LeakCheck::Run();
   SaySuppressed();

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "preload/audit/audit_stats.h"
 #include "preload/audit/c_memory.h"
 #include "preload/audit/go_heap_view.h"
 #include "preload/audit/leak_check.h"
@@ -315,19 +316,41 @@ void ReportCandidate(const Candidate& c) {
   if (GetOptions().halt_on_error) _exit(static_cast<int>(GetOptions().exitcode));
 }
 
-void Audit() {
+void Audit(bool at_exit) {
   ReentrancyGuard reentrancy;
   SpinLockGuard lock(g_audit_lock);
   g_audits.fetch_add(1);
+  int64_t start = AuditClockNs();
   GoHeapView::SnapshotGoroutines(&g_state.goroutines);
+  int64_t snapshot = AuditClockNs();
   CMemory::SnapshotBlocks(&g_state.blocks, true);
+  snapshot = AuditClockNs() - snapshot;
   CMemory::SnapshotModuleData(&g_state.modules);
   g_state.candidates.Clear();
-  for (const HeapBlock& b : g_state.blocks) ScanRange(b.base, b.base + b.size, &b, -1);
+  uint64_t bytes = 0;
+  for (const HeapBlock& b : g_state.blocks) {
+    ScanRange(b.base, b.base + b.size, &b, -1);
+    bytes += b.size;
+  }
   for (size_t i = 0; i < g_state.modules.size(); ++i) {
     ScanRange(g_state.modules[i].begin, g_state.modules[i].end, nullptr, static_cast<int>(i));
+    bytes += g_state.modules[i].end - g_state.modules[i].begin;
   }
   Confirm();
+  int64_t took = AuditClockNs() - start;
+  AuditStats& stats = GetAuditStats();
+  if (at_exit) {
+    stats.exit_pass_ns = took;
+    stats.exit_bytes = bytes;
+  } else {
+    ++stats.passes;
+    ++stats.slices;
+    stats.bytes += bytes;
+    stats.total_pass_ns += took;
+    stats.longest_pass_ns = std::max(stats.longest_pass_ns, took);
+    stats.longest_slice_ns = std::max(stats.longest_slice_ns, took);
+    stats.longest_lock_ns = std::max(stats.longest_lock_ns, snapshot);
+  }
   if (GetOptions().verbosity >= 3) {
     InlineTextBuffer<256> line;
     line.Append("retention audit: ").Unsigned(g_state.blocks.size()).Append(" blocks, ");
@@ -379,7 +402,7 @@ void* AuditThreadMain(void*) {
       nanosleep(&ts, nullptr);
     }
     __atomic_store_n(&g_wanted, 0, __ATOMIC_RELEASE);
-    Audit();
+    Audit(false);
   }
 }
 
@@ -409,7 +432,13 @@ void Retention::Request() {
 }
 
 void Retention::AuditNow() {
-  if (g_enabled) Audit();
+  if (g_enabled) Audit(true);
+}
+
+void Retention::SayStats() {
+  if (!g_enabled) return;
+  SpinLockGuard lock(g_audit_lock);
+  SayAuditStats();
 }
 
 uint64_t Retention::Findings() { return g_findings.load(); }

@@ -26,6 +26,8 @@ class Retention {
   static void AuditNow();
   static uint64_t Findings();  // go-pointer-retained findings reported so far
   static uint64_t Audits();
+  // At verbosity 1: one line of audit statistics (passes, bytes, longest pass and pause).
+  static void SayStats();
   static void AfterForkInChild();  // the child has no audit thread: audits are off there
 };
 
