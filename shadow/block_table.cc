@@ -160,6 +160,22 @@ void BlockTable::ForEachLive(Visitor fn, void* ctx) {
   }
 }
 
+int BlockTable::NumShards() { return kShards; }
+
+bool BlockTable::ForEachLiveStep(int shard, size_t* cursor, size_t max_slots, Visitor fn,
+                                 void* ctx) {
+  if (shard < 0 || shard >= kShards) return false;
+  Shard& s = g_shards[shard];
+  SpinLockGuard guard(s.lock);
+  size_t end = *cursor + max_slots < s.capacity ? *cursor + max_slots : s.capacity;
+  for (size_t i = *cursor; i < end; ++i) {
+    const HeapBlock& b = s.slots[i];
+    if (b.base > kTombstone && b.state == BlockState::kLive) fn(b, ctx);
+  }
+  *cursor = end;
+  return end < s.capacity;
+}
+
 void BlockTable::LockAll() {
   for (Shard& s : g_shards) s.lock.Lock();
 }

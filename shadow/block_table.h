@@ -31,6 +31,15 @@ class BlockTable {
   using Visitor = void (*)(const HeapBlock& block, void* ctx);
   static void ForEachLive(Visitor fn, void* ctx);
 
+  // The same walk in bounded steps, for the audits (no lock is held for longer than one
+  // step): visits the live blocks of slots [*cursor, *cursor + max_slots) of one shard under
+  // its lock (at most max_slots calls of fn) and advances *cursor; false once the shard's
+  // end is reached. A shard rehashed between two steps is walked on in its new table: a
+  // block may then be visited twice or not at all in this walk.
+  static int NumShards();
+  static bool ForEachLiveStep(int shard, size_t* cursor, size_t max_slots, Visitor fn,
+                              void* ctx);
+
   // fork(): hold every shard lock across fork so the child never inherits a held lock.
   static void LockAll();
   static void UnlockAll();

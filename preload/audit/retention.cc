@@ -26,6 +26,7 @@
 #include "report/symbolizer.h"
 #include "shadow/base/safe_read.h"
 #include "shadow/base/spin_lock.h"
+#include "shadow/c_heap.h"
 #include "shadow/go/map_arrays.h"
 #include "shadow/go_mappings.h"
 #include "shadow/options.h"
@@ -39,6 +40,12 @@ constexpr int kMaxThreads = 4096;
 constexpr size_t kMaxNamedCalls = 8192;
 // A deferred candidate is looked at again this soon.
 constexpr int64_t kRetryNs = 50 * 1000000;
+// A background pass works in slices of this much C memory read (or of this many block
+// snapshot steps, BlockSnapshot::kSlotsPerStep slots each), each followed by a pause at
+// least as long as the slice and at least kMinPauseNs.
+constexpr size_t kSliceBytes = 1 << 20;
+constexpr int kStepsPerSlice = 16;
+constexpr int64_t kMinPauseNs = 500 * 1000;
 
 struct Candidate {
   uintptr_t location = 0;  // the word in C memory
@@ -84,6 +91,7 @@ uint32_t g_wanted = 0;  // futex word: 1 when an audit is wanted
 std::atomic<uint64_t> g_findings{0};
 std::atomic<uint64_t> g_audits{0};
 std::atomic<bool> g_retry{false};
+std::atomic<bool> g_hurry{false};  // the exit audit is waiting: a background pass gives up
 long g_pid = 0;
 
 bool Touches(const uintptr_t* pointers, int n, bool truncated, const GoObjectInfo& o) {
@@ -201,6 +209,26 @@ void DeferBegunSince(uint64_t before) {
   }
 }
 
+// Whether the candidate still holds: its word unchanged, its holder the same live block
+// (a pass reads blocks long after its snapshot: one freed, even reused, since must not
+// stand for the block it was), the word's target the same live Go object.
+bool StillThere(const Candidate& c) {
+  uintptr_t now = 0;
+  if (!SafeLoad(c.location, &now) || now != c.value) return false;
+  if (c.in_block) {
+    HeapBlock b;
+    if (!CHeap::FindLive(c.block.base, &b) || b.size != c.block.size ||
+        b.alloc_stack != c.block.alloc_stack || b.alloc_tid != c.block.alloc_tid ||
+        b.origin != c.block.origin) {
+      return false;
+    }
+  }
+  GoObjectInfo object;
+  const InternalVector<GoroutineStack>& gs = g_state.goroutines;
+  return GoHeapView::Lookup(c.value, gs.data(), gs.size(), &object) && !object.pinned &&
+         object.base == c.object.base && object.size == c.object.size;
+}
+
 // A candidate stands when it was there before and after a moment in which no call that
 // received a pointer into its object was in progress or began.
 void Confirm() {
@@ -216,9 +244,9 @@ void Confirm() {
     DeferInFlight();
     RememberRecent(g_state.threads[i]);
   }
+  if (g_state.candidates.size() > 0) GoHeapView::SnapshotGoroutines(&g_state.goroutines);
   for (Candidate& c : g_state.candidates) {
-    uintptr_t now = 0;
-    if (!c.deferred && (!SafeLoad(c.location, &now) || now != c.value)) c.value = 0;  // gone
+    if (!c.deferred && !StillThere(c)) c.value = 0;  // gone
   }
   for (int i = 0; i < n; ++i) {
     if (!CopyThread(g_state.threads[i])) continue;
@@ -316,52 +344,55 @@ void ReportCandidate(const Candidate& c) {
   if (GetOptions().halt_on_error) _exit(static_cast<int>(GetOptions().exitcode));
 }
 
-void Audit(bool at_exit) {
-  ReentrancyGuard reentrancy;
-  SpinLockGuard lock(g_audit_lock);
-  g_audits.fetch_add(1);
-  int64_t start = AuditClockNs();
-  GoHeapView::SnapshotGoroutines(&g_state.goroutines);
-  int64_t snapshot = AuditClockNs();
-  CMemory::SnapshotBlocks(&g_state.blocks, true);
-  snapshot = AuditClockNs() - snapshot;
-  CMemory::SnapshotModuleData(&g_state.modules);
-  g_state.candidates.Clear();
-  uint64_t bytes = 0;
-  for (const HeapBlock& b : g_state.blocks) {
-    ScanRange(b.base, b.base + b.size, &b, -1);
-    bytes += b.size;
-  }
-  for (size_t i = 0; i < g_state.modules.size(); ++i) {
-    ScanRange(g_state.modules[i].begin, g_state.modules[i].end, nullptr, static_cast<int>(i));
-    bytes += g_state.modules[i].end - g_state.modules[i].begin;
-  }
-  Confirm();
-  int64_t took = AuditClockNs() - start;
-  AuditStats& stats = GetAuditStats();
-  if (at_exit) {
-    stats.exit_pass_ns = took;
-    stats.exit_bytes = bytes;
-  } else {
-    ++stats.passes;
-    ++stats.slices;
-    stats.bytes += bytes;
-    stats.total_pass_ns += took;
-    stats.longest_pass_ns = std::max(stats.longest_pass_ns, took);
-    stats.longest_slice_ns = std::max(stats.longest_slice_ns, took);
-    stats.longest_lock_ns = std::max(stats.longest_lock_ns, snapshot);
-  }
-  if (GetOptions().verbosity >= 3) {
-    InlineTextBuffer<256> line;
-    line.Append("retention audit: ").Unsigned(g_state.blocks.size()).Append(" blocks, ");
-    line.Unsigned(g_state.modules.size()).Append(" data ranges, ");
-    line.Unsigned(g_state.goroutines.size()).Append(" goroutines, ");
-    line.Unsigned(g_state.candidates.size()).Append(" candidates");
-    for (const Candidate& c : g_state.candidates) {
-      line.Append(c.deferred ? " deferred:" : c.value ? " confirmed:" : " gone:").Hex(c.location);
+// --- the pass ------------------------------------------------------------------------------
+
+// Where a pass is in the C memory it reads: range `range` of the blocks, then of the
+// module data; `at` the next address in it (0: its start).
+struct Cursor {
+  size_t range = 0;
+  uintptr_t at = 0;
+};
+
+// Scans about `budget` bytes from *cur on (big blocks and data ranges are split). Returns
+// true when every range was scanned.
+bool ScanSome(Cursor* cur, size_t budget, uint64_t* scanned) {
+  size_t num_blocks = g_state.blocks.size();
+  size_t total = num_blocks + g_state.modules.size();
+  size_t done = 0;
+  while (cur->range < total && done < budget) {
+    const HeapBlock* b = cur->range < num_blocks ? &g_state.blocks[cur->range] : nullptr;
+    int module = b ? -1 : static_cast<int>(cur->range - num_blocks);
+    uintptr_t begin = b ? b->base : g_state.modules[module].begin;
+    uintptr_t end = b ? b->base + b->size : g_state.modules[module].end;
+    uintptr_t from = cur->at > begin ? cur->at : begin;
+    size_t left = (budget - done + 7) & ~size_t{7};  // split on a word boundary of from
+    uintptr_t to = end - from > left ? from + left : end;
+    ScanRange(from, to, b, module);
+    done += to - from;
+    if (to >= end) {
+      ++cur->range;
+      cur->at = 0;
+    } else {
+      cur->at = to;
     }
-    PrintLine(line.data());
   }
+  *scanned += done;
+  return cur->range >= total;
+}
+
+void SayCandidates() {
+  if (GetOptions().verbosity < 3 || g_state.candidates.size() == 0) return;
+  InlineTextBuffer<256> line;
+  line.Append("retention audit: ").Unsigned(g_state.candidates.size()).Append(" candidates");
+  for (const Candidate& c : g_state.candidates) {
+    line.Append(c.deferred ? " deferred:" : c.value ? " confirmed:" : " gone:").Hex(c.location);
+  }
+  PrintLine(line.data());
+}
+
+// Reports the confirmed candidates; returns whether any was deferred.
+bool ReportConfirmed() {
+  SayCandidates();
   bool retry = false;
   for (const Candidate& c : g_state.candidates) {
     if (c.value == 0) continue;
@@ -373,7 +404,107 @@ void Audit(bool at_exit) {
     g_state.reported.Push(r);
     ReportCandidate(c);
   }
-  g_retry.store(retry);
+  g_state.candidates.Clear();
+  return retry;
+}
+
+// The pacing of a background pass: after each slice of work (kSliceBytes read, or
+// kStepsPerSlice snapshot steps), a pause at least as long as the slice, so that the audit
+// thread takes at most half of one core however large the heap, and gives up when the
+// exit audit is waiting for it.
+class Pacer {
+ public:
+  explicit Pacer(bool paced) : paced_(paced), slice_start_(AuditClockNs()) {}
+  // Ends a slice. False: give the pass up.
+  bool Pause() {
+    int64_t now = AuditClockNs();
+    AuditStats& stats = GetAuditStats();
+    if (!paced_) return true;
+    ++stats.slices;
+    stats.longest_slice_ns = std::max(stats.longest_slice_ns, now - slice_start_);
+    if (g_hurry.load(std::memory_order_relaxed)) return false;
+    int64_t pause = std::max(kMinPauseNs, now - slice_start_);
+    struct timespec ts = {static_cast<time_t>(pause / 1000000000), pause % 1000000000};
+    nanosleep(&ts, nullptr);
+    slice_start_ = AuditClockNs();
+    return !g_hurry.load(std::memory_order_relaxed);
+  }
+  void EndPass() {
+    if (!paced_) return;
+    AuditStats& stats = GetAuditStats();
+    ++stats.slices;
+    stats.longest_slice_ns = std::max(stats.longest_slice_ns, AuditClockNs() - slice_start_);
+  }
+
+ private:
+  bool paced_;
+  int64_t slice_start_;
+};
+
+// One pass over C memory: the block snapshot in steps, then the scan in slices, each
+// slice's candidates confirmed (Confirm re-checks holder, word and object) before the next.
+// Returns false when a background pass gave up for the exit audit.
+bool Pass(bool paced, uint64_t* scanned, bool* retry) {
+  Pacer pacer(paced);
+  AuditStats& stats = GetAuditStats();
+  GoHeapView::SnapshotGoroutines(&g_state.goroutines);
+  CMemory::SnapshotModuleData(&g_state.modules);
+  BlockSnapshot snapshot;
+  snapshot.Begin(&g_state.blocks, true);
+  for (int steps = 1;; ++steps) {
+    int64_t held = 0;
+    bool more = snapshot.Step(&held);
+    stats.longest_lock_ns = std::max(stats.longest_lock_ns, held);
+    if (!more) break;
+    if (steps % kStepsPerSlice == 0 && !pacer.Pause()) return false;
+  }
+  g_state.candidates.Clear();
+  Cursor cursor;
+  for (;;) {
+    bool done = ScanSome(&cursor, kSliceBytes, scanned);
+    if (g_state.candidates.size() > 0 || done) {
+      Confirm();  // at the end even without candidates: it remembers the recent calls
+      *retry |= ReportConfirmed();
+    }
+    if (done) break;
+    if (!pacer.Pause()) return false;
+  }
+  pacer.EndPass();
+  return true;
+}
+
+void Audit(bool at_exit) {
+  ReentrancyGuard reentrancy;
+  if (at_exit) g_hurry.store(true);
+  SpinLockGuard lock(g_audit_lock);
+  if (!at_exit && g_hurry.load()) return;
+  g_audits.fetch_add(1);
+  int64_t start = AuditClockNs();
+  uint64_t bytes = 0;
+  bool retry = false;
+  bool complete = Pass(!at_exit, &bytes, &retry);
+  int64_t took = AuditClockNs() - start;
+  AuditStats& stats = GetAuditStats();
+  if (at_exit) {
+    stats.exit_pass_ns = took;
+    stats.exit_bytes = bytes;
+  } else if (!complete) {
+    ++stats.abandoned;
+  } else {
+    ++stats.passes;
+    stats.bytes += bytes;
+    stats.total_pass_ns += took;
+    stats.longest_pass_ns = std::max(stats.longest_pass_ns, took);
+  }
+  if (GetOptions().verbosity >= 3) {
+    InlineTextBuffer<256> line;
+    line.Append("retention audit: ").Unsigned(g_state.blocks.size()).Append(" blocks, ");
+    line.Unsigned(g_state.modules.size()).Append(" data ranges, ");
+    line.Unsigned(g_state.goroutines.size()).Append(" goroutines, ").Unsigned(bytes);
+    line.Append(complete ? " bytes" : " bytes, given up for the exit audit");
+    PrintLine(line.data());
+  }
+  g_retry.store(retry || !complete);
 }
 
 void Wake() {

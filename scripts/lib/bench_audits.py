@@ -52,7 +52,7 @@ AUDIT_LINE = re.compile(
     r"exit audit (?P<exit>[\d.]+) ms")
 LOOP_LINE = re.compile(r"^(?P<loop>c|go)-loop: (?P<iters>\d+) iterations, worst gap "
                        r"(?P<worst>[\d.]+) ms, (?P<over1>\d+) gaps over 1 ms, "
-                       r"(?P<over10>\d+) over 10 ms", re.M)
+                       r"(?P<over10>\d+) over 10 ms, worst gap without preemption (?P<own>[\d.]+) ms", re.M)
 
 
 def build(bench_dir):
@@ -106,7 +106,8 @@ def audit_scale(bench_dir, lib, sizes, seconds, reps, markdown):
           f"worst of {reps}; command: {cmd_shown}, CGOSAN_OPTIONS as in the config column)")
     header = ["heap", "config", "passes", "MB scanned", "longest pass", "mean pass",
               "longest slice", "longest lock hold", "exit audit", "C loop worst gap",
-              "C gaps >10ms", "Go loop worst gap", "Go gaps >10ms", "peak RSS", "wall"]
+              "C gaps >10ms", "C worst unpreempted", "Go loop worst gap", "Go gaps >10ms",
+              "Go worst unpreempted", "peak RSS", "wall"]
     lines = []
     for mb in sizes:
         cmd = [str(bench_dir / "audit_scale_bench"), str(mb), f"{seconds:g}"]
@@ -131,7 +132,9 @@ def audit_scale(bench_dir, lib, sizes, seconds, reps, markdown):
                 stat("longest"), stat("mean"), stat("slice"), stat("lock", "{:.2f} ms"),
                 stat("exit"),
                 f"{worst('worst', 'c'):.1f} ms", f"{worst('over10', 'c'):.0f}",
+                f"{worst('own', 'c'):.2f} ms",
                 f"{worst('worst', 'go'):.1f} ms", f"{worst('over10', 'go'):.0f}",
+                f"{worst('own', 'go'):.2f} ms",
                 f"{max(r[3] for r in runs) / 1024:.0f} MiB",
                 f"{statistics.median(r[2] for r in runs):.1f} s"])
     table(header, lines, markdown)

@@ -1,0 +1,3 @@
+module cgosan.test/retain_freed_holder
+
+go 1.19
