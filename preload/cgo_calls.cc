@@ -89,6 +89,8 @@ __thread bool t_registered __attribute__((tls_model("initial-exec")));
 uintptr_t g_threads[kMaxThreads];
 std::atomic<int> g_num_threads{0};
 std::atomic<CgoCalls::GoCallDoneHook> g_done_hook{nullptr};
+// Whether calls with Go pointers go into the ring (its reader, the retention audits, is on).
+bool g_record_recent = false;
 
 // Once per thread, at its first call with Go pointers. A thread reusing the TLS block of
 // one that exited finds its address there already.
@@ -289,6 +291,10 @@ int CgoCalls::RegisteredThreads(uintptr_t* out, int max) {
 
 void CgoCalls::SetGoCallDoneHook(GoCallDoneHook hook) { g_done_hook.store(hook); }
 
+void CgoCalls::SetRecordRecentGoCalls(bool on) {
+  __atomic_store_n(&g_record_recent, on, __ATOMIC_RELAXED);
+}
+
 bool CgoCalls::InCgoMalloc() {
   const CgoCall* c = Current();
   return c && strcmp(c->function, "_Cmalloc") == 0;
@@ -308,7 +314,10 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
     c.frame_size = cgosan::g_targets[index].frame_size;
     cgosan::RecordGoPointers(&c);
     c.entry_sp = entry_sp;
-    if (c.num_go_pointers > 0 || c.go_pointers_truncated) cgosan::RecordRecent(cs, c);
+    if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
+        __atomic_load_n(&cgosan::g_record_recent, __ATOMIC_RELAXED)) {
+      cgosan::RecordRecent(cs, c);
+    }
   }
   __atomic_store_n(&cs.depth, cs.depth + 1, __ATOMIC_RELEASE);
   return cgosan::g_targets[index].original;

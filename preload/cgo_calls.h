@@ -73,6 +73,9 @@ class CgoCalls {
   // Called (from the thunk's exit path) when a call that received Go pointers returns.
   using GoCallDoneHook = void (*)();
   static void SetGoCallDoneHook(GoCallDoneHook hook);
+  // Whether calls with Go pointers are written to each thread's `recent` ring (its Go stack,
+  // a time stamp: about 30 ns a call). Off until the retention audits, its only reader, attach.
+  static void SetRecordRecentGoCalls(bool on);
 };
 
 }  // namespace cgosan

@@ -541,6 +541,7 @@ void* AuditThreadMain(void*) {
 
 void Retention::Attach() {
   g_pid = raw::GetPid();
+  CgoCalls::SetRecordRecentGoCalls(true);
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return;
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -551,7 +552,10 @@ void Retention::Attach() {
   int rc = pthread_create(&thread, &attr, AuditThreadMain, nullptr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
-  if (rc != 0) return;
+  if (rc != 0) {
+    CgoCalls::SetRecordRecentGoCalls(false);
+    return;
+  }
   g_enabled = true;
   if (GetOptions().retention_interval_ms > 0) CgoCalls::SetGoCallDoneHook(AfterGoCall);
 }
@@ -579,6 +583,7 @@ void Retention::AfterForkInChild() {
   g_enabled = false;
   g_audit_lock.ResetAfterFork();
   CgoCalls::SetGoCallDoneHook(nullptr);
+  CgoCalls::SetRecordRecentGoCalls(false);
 }
 
 }  // namespace cgosan
