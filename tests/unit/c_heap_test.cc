@@ -173,5 +173,47 @@ TEST(BlockTableTest, ManyBlocksGrowAndShrink) {
   EXPECT_FALSE(BlockTable::Find(blocks[0].base, &out));
 }
 
+// The audits' walk in bounded steps sees exactly the live blocks ForEachLive sees (freed
+// ones left out), each once, with at most max_slots visits per step.
+TEST(BlockTableTest, StepwiseWalkSeesTheLiveBlocksOnce) {
+  constexpr uintptr_t kBase = 0x40000000;
+  std::vector<HeapBlock> blocks(20000);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    blocks[i].base = kBase + i * 64;
+    blocks[i].size = 48;
+    BlockTable::Insert(blocks[i]);
+  }
+  HeapBlock prior;
+  for (size_t i = 0; i < blocks.size(); i += 3) {
+    ASSERT_TRUE(BlockTable::MarkFreed(blocks[i].base, 0, 0, &prior));
+  }
+  struct Seen {
+    std::vector<int> count;
+    size_t visits = 0;
+  } seen;
+  seen.count.assign(blocks.size(), 0);
+  auto visit = [](const HeapBlock& b, void* ctx) {
+    auto* s = static_cast<Seen*>(ctx);
+    ++s->visits;
+    if (b.base >= kBase && b.base < kBase + s->count.size() * 64) ++s->count[(b.base - kBase) / 64];
+  };
+  constexpr size_t kStep = 100;
+  for (int shard = 0; shard < BlockTable::NumShards(); ++shard) {
+    size_t cursor = 0;
+    for (bool more = true; more;) {
+      size_t before = seen.visits;
+      more = BlockTable::ForEachLiveStep(shard, &cursor, kStep, visit, &seen);
+      EXPECT_LE(seen.visits - before, kStep);
+    }
+  }
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_EQ(seen.count[i], i % 3 == 0 ? 0 : 1) << "block " << i;
+  }
+  size_t cursor = 0;
+  EXPECT_FALSE(BlockTable::ForEachLiveStep(-1, &cursor, kStep, visit, &seen));
+  EXPECT_FALSE(BlockTable::ForEachLiveStep(BlockTable::NumShards(), &cursor, kStep, visit, &seen));
+  for (auto& b : blocks) ASSERT_TRUE(BlockTable::Erase(b.base));
+}
+
 }  // namespace
 }  // namespace cgosan
