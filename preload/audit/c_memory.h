@@ -1,5 +1,5 @@
 // CMemory: the memory C owns, as the audits scan it: the live C heap blocks (snapshot taken
-// under the heap tables' locks) and the writable data of every loaded module (C globals),
+// under the heap tables' locks, whole or in bounded steps) and the writable data of every loaded module (C globals),
 // less what is not C's: the executable's Go data and bss, cgosan's own module and the
 // libunwind it loaded privately.
 #pragma once

@@ -46,6 +46,7 @@ constexpr int64_t kRetryNs = 50 * 1000000;
 constexpr size_t kSliceBytes = 1 << 20;
 constexpr int kStepsPerSlice = 16;
 constexpr int64_t kMinPauseNs = 500 * 1000;
+constexpr int64_t kMaxPauseNs = 10 * 1000 * 1000;
 
 struct Candidate {
   uintptr_t location = 0;  // the word in C memory
@@ -423,7 +424,9 @@ class Pacer {
     ++stats.slices;
     stats.longest_slice_ns = std::max(stats.longest_slice_ns, now - slice_start_);
     if (g_hurry.load(std::memory_order_relaxed)) return false;
-    int64_t pause = std::max(kMinPauseNs, now - slice_start_);
+    // A slice made long by preemption gets no longer pause than kMaxPauseNs: the thread
+    // did not run meanwhile, and the exit audit may be waiting.
+    int64_t pause = std::min(std::max(kMinPauseNs, now - slice_start_), kMaxPauseNs);
     struct timespec ts = {static_cast<time_t>(pause / 1000000000), pause % 1000000000};
     nanosleep(&ts, nullptr);
     slice_start_ = AuditClockNs();

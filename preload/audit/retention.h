@@ -9,6 +9,12 @@
 // with Go pointers returns (at most once per retention_interval_ms), when a map array is
 // relocated or cleared, when the GC frees a range under efence, and at exit. One finding
 // per (holder, Go object); non-fatal unless halt_on_error=1.
+//
+// A background pass is bounded so that a large heap never stalls the program: the block
+// list is copied in steps (one shard lock held for at most 4096 slots), memory is read in
+// 1 MiB slices, each followed by a pause at least as long (the thread takes at most half a
+// core), and each slice's candidates are confirmed before the next. The exit audit is not
+// paced; a background pass in progress gives up for it.
 #pragma once
 
 #include <cstdint>
