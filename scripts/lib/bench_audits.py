@@ -11,7 +11,9 @@ a C thread and a goroutine measure the longest gap of their tight loops. Run at 
 leak check, which also reads the whole heap, is not counted). Prints per size: audit
 passes, MB scanned, longest and mean pass, longest slice (stretch of audit work without a
 pause), longest hold of a lock malloc/free need, the exit audit, the worst gap of each
-loop, peak RSS and wall time.
+loop (and its worst gap without preemption), peak RSS and wall time, each the median over
+the repetitions (scripts/bench --reps, at most 3). BENCH_AUDITS_BASELINE_LIB=PATH adds a
+config with the audits on under another libcgosan.so (an older build), interleaved.
 
 cgo_gopointer_call (tests/bench/cgo_gopointer_call): N one-pointer cgo calls; ns per call
 added by cgosan, with retention_check=1 and 0, against calls without a Go pointer.
@@ -101,9 +103,13 @@ def audit_scale(bench_dir, lib, sizes, seconds, reps, markdown):
     configs = [("no preload", None),
                ("retention_check=0", "retention_check=0:leak_check=0"),
                ("audits on", "verbosity=1:leak_check=0")]
+    baseline = os.environ.get("BENCH_AUDITS_BASELINE_LIB")  # another libcgosan.so, compared
+    if baseline:
+        configs.append(("audits on, baseline lib", "verbosity=1:leak_check=0"))
     cmd_shown = f"{bench_dir / 'audit_scale_bench'} MB {seconds:g}"
     print(f"\naudit_scale_bench ({WORKLOADS['audit_scale_bench']}; {seconds:g} s of calls; "
-          f"worst of {reps}; command: {cmd_shown}, CGOSAN_OPTIONS as in the config column)")
+          f"each column the median of {reps}; command: {cmd_shown}, CGOSAN_OPTIONS as in the "
+          f"config column)")
     header = ["heap", "config", "passes", "MB scanned", "longest pass", "mean pass",
               "longest slice", "longest lock hold", "exit audit", "C loop worst gap",
               "C gaps >10ms", "C worst unpreempted", "Go loop worst gap", "Go gaps >10ms",
@@ -111,31 +117,37 @@ def audit_scale(bench_dir, lib, sizes, seconds, reps, markdown):
     lines = []
     for mb in sizes:
         cmd = [str(bench_dir / "audit_scale_bench"), str(mb), f"{seconds:g}"]
-        for label, env in environments(lib, configs):
-            runs = []
-            for _ in range(reps):
+        envs = list(environments(lib, configs))
+        if baseline:
+            envs[-1][1]["BENCH_LD_PRELOAD"] = baseline
+        samples = {label: [] for label, _ in envs}
+        for rep in range(reps):
+            for label, env in envs:  # interleaved, so drift hits every config alike
                 out, err, wall, _, rss = measured(bench_dir, cmd, env)
                 loops = {m["loop"]: m for m in LOOP_LINE.finditer(out)}
                 audit = AUDIT_LINE.search(err)
-                runs.append((loops, audit, wall, rss))
-                print(f"  audit_scale_bench {mb} MB, {label}: done", file=sys.stderr)
+                samples[label].append((loops, audit, wall, rss))
+                print(f"  audit_scale_bench {mb} MB, {label}: repetition {rep + 1} done",
+                      file=sys.stderr)
+        for label, _ in envs:
+            runs = samples[label]
 
             def worst(key, loop):
-                return max(float(r[0][loop][key]) for r in runs)
+                return statistics.median(float(r[0][loop][key]) for r in runs)
 
-            def stat(key, fmt="{:.1f} ms", pick=max):
+            def stat(key, fmt="{:.1f} ms", pick=statistics.median):
                 values = [float(r[1][key]) for r in runs if r[1] and r[1][key] is not None]
                 return fmt.format(pick(values)) if values else "-"
 
             lines.append([
-                f"{mb} MB", label, stat("passes", "{:.0f}", min), stat("mb", "{:.0f}", min),
+                f"{mb} MB", label, stat("passes", "{:.0f}"), stat("mb", "{:.0f}"),
                 stat("longest"), stat("mean"), stat("slice"), stat("lock", "{:.2f} ms"),
                 stat("exit"),
                 f"{worst('worst', 'c'):.1f} ms", f"{worst('over10', 'c'):.0f}",
                 f"{worst('own', 'c'):.2f} ms",
                 f"{worst('worst', 'go'):.1f} ms", f"{worst('over10', 'go'):.0f}",
                 f"{worst('own', 'go'):.2f} ms",
-                f"{max(r[3] for r in runs) / 1024:.0f} MiB",
+                f"{statistics.median(r[3] for r in runs) / 1024:.0f} MiB",
                 f"{statistics.median(r[2] for r in runs):.1f} s"])
     table(header, lines, markdown)
 
