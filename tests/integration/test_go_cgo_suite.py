@@ -21,9 +21,9 @@ failure of the suite itself is not blamed on cgosan) and under
 CGOSAN_OPTIONS=verbosity=1:log_path=<dir>:suppressions=go_cgo_suite.supp: exit 0, no
 finding written, the test binary attached as a Go program of that version with its cgo
 calls intercepted (no "Go features off"), and no other line that mentions cgosan than those
-verbosity-1 lines (attached, runtime hooks, audits, passive, suppressed). The suppressions
-are the suite's own true leaks (two tests never free a C block), each explained in the
-file. -v makes go test show the test binaries' stderr.
+verbosity-1 lines (attached, runtime hooks, audits, the audits' statistics at exit, passive,
+suppressed). The suppressions are the suite's own true leaks (two tests never free a C
+block), each explained in the file. -v makes go test show the test binaries' stderr.
 
 Left out, with the reason:
   - Go 1.19 TestCrossPackageTests (pkg_test.go, with its helper overlaydir_test.go): it
@@ -66,7 +66,8 @@ GO_TEST_TIMEOUT = 900
 
 # The lines cgosan prints at verbosity=1 (preload/attach.cc), after the "==PID==" prefix.
 VERBOSE_LINE = re.compile(
-    r"^==\d+==cgosan: (attached: |runtime hooks[: ]|passive: |audits: |suppressed \d+ finding)")
+    r"^==\d+==cgosan: (attached: |runtime hooks[: ]|passive: |audits: |retention audits: \d+ passes"
+    r"|suppressed \d+ finding)")
 # True leaks of the suite's own test code (each explained in the file), suppressed.
 SUPPRESSIONS = Path(__file__).resolve().parent / "go_cgo_suite.supp"
 
