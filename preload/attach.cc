@@ -31,6 +31,7 @@
 #include "report/unwinder.h"
 #include "shadow/base/internal_mmap.h"
 #include "shadow/base/raw_io.h"
+#include "shadow/base/safe_read.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
 #include "shadow/go/go_heap.h"
@@ -89,6 +90,8 @@ void ConfigureHeap() {
   config.guard_enabled = !passive && o.guard_mode() != GuardMode::kNone;
   config.guard_pool_bytes = static_cast<size_t>(o.guard_pool_mb) << 20;
   config.quarantine_bytes = passive ? 0 : static_cast<uint64_t>(o.quarantine_mb) << 20;
+  config.unguarded_quarantine_bytes =
+      passive ? 0 : static_cast<uint64_t>(o.quarantine_unguarded_mb) << 20;
   config.max_live_guarded = MaxLiveGuardedSlots();
   config.guard_left = o.guard_left != 0;
   // Only where the audits read block contents: elsewhere the fill would be pure cost.
@@ -111,6 +114,7 @@ void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
   CHeap::UnlockAllAfterFork();
   InternalMappingsResetAfterFork();
+  SafeReadAfterFork();
   Retention::AfterForkInChild();
   t_state.tid = 0;  // the child's only thread has a new tid
   GoHeap::ResetAfterFork();

@@ -204,15 +204,6 @@ void ReleaseReportLock() {
 
 bool ThisThreadIsReporting() { return g_report_owner.load() == CurrentTid(); }
 
-StackId CaptureStackId() {
-  int depth = static_cast<int>(GetOptions().malloc_context_size);
-  if (depth <= 0) return 0;
-  uintptr_t pcs[StackDepot::kMaxDepth];
-  if (depth > StackDepot::kMaxDepth) depth = StackDepot::kMaxDepth;
-  int n = Unwinder::CaptureCurrent(pcs, depth);
-  return StackDepot::Put(pcs, n);
-}
-
 void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block, bool block_known,
                    uint64_t corrupt_offset) {
   if (!AcquireReportLock()) _exit(static_cast<int>(GetOptions().exitcode));

@@ -12,9 +12,6 @@
 
 namespace cgosan {
 
-// The calling thread's stack as a depot id (malloc_context_size frames; 0 when off).
-StackId CaptureStackId();
-
 // A bad free()/realloc()/malloc_usable_size() argument. Returns only when a suppression
 // matched: the caller then ignores the call and the program goes on.
 void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,

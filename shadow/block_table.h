@@ -19,6 +19,9 @@ class BlockTable {
   static void Insert(const HeapBlock& block);
   // Copies the record whose base is exactly `base` into *out.
   static bool Find(uintptr_t base, HeapBlock* out);
+  // Whether a record (live or freed) has this base. Without a lock when its shard is empty,
+  // the common case when only a few blocks are tracked.
+  static bool Contains(uintptr_t base);
   // Marks a live block freed (records the free stack). Returns the previous state through
   // *prior (copied, with its old state), false when base is unknown.
   static bool MarkFreed(uintptr_t base, StackId free_stack, pid_t free_tid, HeapBlock* prior);

@@ -18,7 +18,14 @@ void __libc_free(void* p);
 namespace cgosan {
 namespace {
 
-Quarantine g_unguarded_quarantine;
+// Freed unguarded blocks, one FIFO per group of threads (by tid) so that threads freeing at
+// once do not contend on one lock; each holds its share of the budget.
+constexpr int kQuarantineShards = 8;
+constexpr size_t kUnguardedQuarantineEntries = size_t{1} << 16;
+struct alignas(64) QuarantineShard {
+  Quarantine q;
+};
+QuarantineShard g_unguarded_quarantine[kQuarantineShards];
 bool g_configured = false;
 int g_fill_byte = -1;
 
@@ -50,7 +57,10 @@ void CHeap::Configure(const CHeapConfig& config) {
     pool.left_aligned = config.guard_left;
     GuardedPool::Init(pool);
   }
-  g_unguarded_quarantine.Init(config.quarantine_bytes, size_t{1} << 20);
+  for (QuarantineShard& shard : g_unguarded_quarantine) {
+    shard.q.Init(config.unguarded_quarantine_bytes / kQuarantineShards,
+           kUnguardedQuarantineEntries / kQuarantineShards);
+  }
   g_fill_byte = config.fill_byte;
   g_configured = true;
 }
@@ -82,6 +92,12 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   return p;
 }
 
+void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
+  return RealAllocate(size, alignment, zero);
+}
+
+bool CHeap::Tracks(uintptr_t ptr) { return GuardedPool::Contains(ptr) || BlockTable::Contains(ptr); }
+
 FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                         uint64_t* corrupt_offset) {
   uintptr_t addr = reinterpret_cast<uintptr_t>(ptr);
@@ -108,7 +124,8 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
   *block_known = true;
   if (block->state == BlockState::kFreed) return FreeVerdict::kDoubleFree;
   Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
-  int n = g_configured ? g_unguarded_quarantine.Push({addr, block->size}, evicted) : 0;
+  Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
+  int n = g_configured ? q.Push({addr, block->size}, evicted) : 0;
   if (!g_configured) ReleaseUnguarded(addr);
   for (int i = 0; i < n; ++i) ReleaseUnguarded(evicted[i].key);
   return FreeVerdict::kOk;
@@ -126,13 +143,13 @@ void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx
 
 void CHeap::LockAllForFork() {
   GuardedPool::LockAll();
-  g_unguarded_quarantine.Lock();
+  for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Lock();
   BlockTable::LockAll();
 }
 
 void CHeap::UnlockAllAfterFork() {
   BlockTable::UnlockAll();
-  g_unguarded_quarantine.Unlock();
+  for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Unlock();
   GuardedPool::UnlockAll();
 }
 
