@@ -34,10 +34,10 @@ WRAPPER = ROOT / "scripts" / "cgosan"
 SUPPRESSIONS = ROOT / "tests" / "integration" / "go_cgo_suite.supp"
 RUN_TIMEOUT = 900
 
-# Top-level tests the -asan build cannot run, per Go minor version (found on this
-# machine; the -asan run leaves them out, the others run them).
-#   TestCthread: ASan aborts with a stack-buffer-overflow in the suite's cthread_unix.c
-#     (doAdd), on a stack that Go's asan runtime does not unpoison.
+# Top-level tests the -asan build cannot run, per Go minor version (found on this machine
+# with every installed version; the -asan run leaves them out, the other runs keep them).
+#   TestCthread: ASan reports a stack-buffer-overflow in the suite's cthread_unix.c (doAdd,
+#     which passes its local thread_id[] to pthread_create) and aborts the binary.
 #   Test10303: expects Go locals whose address C takes to stay on the stack; -asan's extra
 #     allocations move one to the heap (golang/go#70079; from 1.24 the test skips itself
 #     when internal/asan says Enabled, which the copy's stub does under -asan).
@@ -118,9 +118,10 @@ def build_parts(version, goroot, work, cache, rebuild):
                     raise SystemExit(f"bench: building the cgo suite's test binary {what} "
                                      "failed")
                 out.unlink(missing_ok=True)
-                last = (r.stdout + r.stderr).strip().splitlines()
-                part.asan_error = last[-1] if last else f"status {r.returncode}"
-            print(f"  built {what} in {secs:.0f} s", file=sys.stderr)
+                last = (r.stdout + r.stderr).strip().splitlines()[-2:]
+                part.asan_error = " / ".join(last) or f"status {r.returncode}"
+            print(f"  {'built' if r.returncode == 0 else 'could not build'} {what} "
+                  f"({secs:.0f} s)", file=sys.stderr)
         if not part.asan.exists() and part.asan_error is None:
             part.asan_error = "not built (--no-build)"
         if part.asan_error is None:
