@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Reliability (issue 8): correct programs never notice cgosan, and nothing is ever lost.
+
+Under faults:
+  - a use-after-free in one thread while four others keep allocating: the JSON finding is
+    complete and valid (docs/report-schema.json) and the text report is whole;
+  - two threads faulting at once: one complete report and one note line, never two reports
+    interleaved;
+  - a fault inside cgosan's own report code (test_report_fault=1): one line and an exit,
+    never a hang, from the signal path (use-after-free) and from free (double free);
+  - malloc failing (huge sizes; test_fail_malloc_after=N): the program sees NULL/ENOMEM as
+    it would without cgosan, and a finding after that is still reported completely;
+  - the guarded pool's reservation failing (RLIMIT_AS): one warning line, the program runs,
+    bad frees are still found;
+  - SIGKILL in the middle of a report (test_report_delay_ms): no JSON file, never half of
+    one; an unkilled slow report is complete.
+Bad input: every option of shadow/options.inc with a malformed value stops the program
+before it runs with one line; an unusable log_path is one warning for the whole run.
+Binaries: a program with a malloc of its own, or another sanitizer's runtime (a stand-in
+__asan_init, a real -fsanitize=address binary through the wrapper), runs untouched with one
+line; a Go binary of an unknown version (its build info patched) runs with Go features off,
+said once; the wrapper refuses other machines and musl clearly.
+Security: a set-user-ID process (test_secure=1, AT_SECURE's path) stays passive and writes
+no file; a secret environment variable never reaches the JSON or the text.
+"""
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+from harness import CgosanTestCase, compile_c, run  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+OPTIONS_TABLE = REPO / "shadow" / "options.inc"
+WRAPPER = REPO / "scripts" / "cgosan"
+
+
+def prog():
+    return compile_c("reliability")
+
+
+def cgosan_lines(res):
+    prefix = harness.text_line_prefix(res.pid)
+    return [l[len(prefix):] for l in res.stderr.splitlines() if l.startswith(prefix)]
+
+
+class UnderFaults(CgosanTestCase):
+    def test_finding_while_other_threads_allocate(self):
+        res = run([prog(), "hammer"], timeout=60)
+        self.assertExit(res, 66)
+        f = self.single_finding(res, "heap-use-after-free")  # schema, file, text report
+        self.assertStackTop(f, "access", "read_freed")
+        self.assertStackHas(f, "free", "main")
+        self.assertIn("threads=4 hammering", res.stdout)
+        body = self.text_body(res)
+        self.assertEqual(len(re.findall(r"(?m)^ERROR:", body)), 1, res.describe())
+        self.assertEqual(len(re.findall(r"(?m)^SUMMARY:", body)), 1, res.describe())
+
+    def test_twin_threads_allocating(self):
+        self.assertSameAsPlain([prog(), "hammer_ok"], timeout=120)
+
+    def check_two_at_once(self, res):
+        self.assertExit(res, 66)
+        f = self.single_finding(res, "heap-use-after-free")
+        body = self.text_body(res)
+        self.assertEqual(len(re.findall(r"(?m)^ERROR:", body)), 1, res.describe())
+        self.assertEqual(len(re.findall(r"(?m)^SUMMARY:", body)), 1, res.describe())
+        # The report's lines are contiguous: nothing but the note follows the SUMMARY line.
+        lines = body.splitlines()
+        summary = next(i for i, l in enumerate(lines) if l.startswith("SUMMARY:"))
+        for l in lines[summary + 1:]:
+            self.assertTrue(l.startswith("note: 1 other thread hit a finding"), l)
+        return f, lines[summary + 1:]
+
+    def test_two_threads_faulting_at_once(self):
+        self.check_two_at_once(run([prog(), "two"], timeout=60))
+
+    def test_two_threads_the_second_waits_and_is_named(self):
+        # The slow report makes sure the second thread is waiting when the first ends.
+        f, after = self.check_two_at_once(
+            run([prog(), "two"], options=["test_report_delay_ms=400"], timeout=60))
+        self.assertEqual(after, ["note: 1 other thread hit a finding while this one was "
+                                 "reported; the process ends here, so only this first "
+                                 "finding is reported"])
+
+    def check_internal_fault(self, argv, exit_code=66):
+        start = time.monotonic()
+        res = run(argv, options=["test_report_fault=1"], timeout=30)
+        self.assertLess(time.monotonic() - start, 20, "a fault in the handler must not hang")
+        self.assertExit(res, exit_code)
+        lines = cgosan_lines(res)
+        internal = [l for l in lines if "internal error" in l]
+        self.assertEqual(internal, ["internal error: signal 11 at address 0x10 inside "
+                                    "cgosan's own report code"], res.describe())
+        self.assertEqual(lines[-1], internal[0], "the internal error is the last line")
+        self.assertEqual(res.findings, [], "the JSON is written after the text: none here")
+        return res
+
+    def test_fault_inside_the_report_from_a_signal(self):
+        res = self.check_internal_fault([compile_c("uaf"), "read"])
+        self.assertIn("ERROR: heap-use-after-free", res.stderr)
+
+    def test_fault_inside_the_report_from_free(self):
+        res = self.check_internal_fault([compile_c("double_free")])
+        self.assertIn("ERROR: double-free", res.stderr)
+
+    def test_huge_allocations_fail_as_without_cgosan(self):
+        pre, plain = self.assertSameAsPlain([prog(), "huge"], compare_stderr=True)
+        self.assertEqual(plain.stdout, "malloc=null enomem=1\nmalloc_half=null enomem=1\n"
+                         "calloc=null enomem=1\nrealloc=null enomem=1 kept=intact\n"
+                         "posix_memalign=1\naligned_alloc=null\ndone\n")
+        for guard in ("none", "sampled"):
+            res = run([prog(), "huge"], options=["guard=" + guard])
+            self.assertSameAsPlain([prog(), "huge"], preloaded=res, plain=plain)
+
+    def test_injected_malloc_failure(self):
+        for guard in ("all", "none"):
+            with self.subTest(guard=guard):
+                res = run([prog(), "exhaust"], log=False,
+                          options=["test_fail_malloc_after=2000", "guard=" + guard])
+                self.assertExit(res, 0)
+                self.assertEqual(res.stdout, "got_null=1 enomem=1\nfreed\ndone\n",
+                                 res.describe())
+                self.assertEqual(res.stderr, "")
+        # Without the injection the loop never sees NULL: the test above depends on it.
+        res = run([prog(), "exhaust"], log=False, options=["guard=none"])
+        self.assertEqual(res.stdout, "got_null=0 enomem=0\nfreed\ndone\n", res.describe())
+
+    def test_finding_after_malloc_failed_is_complete(self):
+        res = run([prog(), "exhaust_uaf"], options=["test_fail_malloc_after=2000", "guard=all"])
+        self.assertExit(res, 66)
+        f = self.single_finding(res, "heap-use-after-free")
+        self.assertStackTop(f, "access", "read_freed")
+        self.assertIn("got_null=1 enomem=1", res.stdout)
+
+    @staticmethod
+    def limit_address_space():
+        # 768 MiB: the program and cgosan's own tables fit, guard_pool_mb=1024 does not.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (768 << 20, 768 << 20))
+
+    def run_limited(self, argv, options):
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS")}
+        env["LD_PRELOAD"] = harness.lib_path()
+        env["CGOSAN_OPTIONS"] = ":".join(options)
+        p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60, preexec_fn=self.limit_address_space)
+        return p
+
+    def test_guard_pool_reservation_failure_warns_once_and_runs(self):
+        p = self.run_limited([compile_c("uaf"), "ok"], ["guard_pool_mb=1024"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "read=a\ndone\n")
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertRegex(lines[0], r"^==\d+==cgosan: warning: reserving guard_pool_mb=1024 MiB "
+                         r"of address space failed: blocks are tracked without guard pages")
+        # The same limit with a pool that fits: no warning (so the line above is the pool's).
+        p = self.run_limited([compile_c("uaf"), "ok"], ["guard_pool_mb=64"])
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        # Bad frees do not need the pool: still found.
+        p = self.run_limited([compile_c("double_free")], ["guard_pool_mb=1024"])
+        self.assertEqual(p.returncode, 66, p.stderr)
+        self.assertIn("ERROR: double-free", p.stderr)
+        self.assertEqual(p.stderr.count("warning: reserving guard_pool_mb"), 1, p.stderr)
+
+    def test_sigkill_during_a_report_leaves_no_half_file(self):
+        log_dir = harness.make_temp_dir()
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS")}
+        env["LD_PRELOAD"] = harness.lib_path()
+        env["CGOSAN_OPTIONS"] = f"log_path={log_dir}:test_report_delay_ms=20000"
+        proc = subprocess.Popen([compile_c("uaf"), "read"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 20
+            tmp = []
+            while time.monotonic() < deadline and not tmp:
+                tmp = [n for n in os.listdir(log_dir) if n.startswith(".cgosan.tmp.")
+                       and os.path.getsize(os.path.join(log_dir, n)) > 0]
+                time.sleep(0.02)
+            self.assertTrue(tmp, "the report should be half written by now")
+            self.assertIsNone(proc.poll())
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        names = os.listdir(log_dir)
+        self.assertEqual([n for n in names if n.endswith(".json")], [],
+                         "a killed report publishes no JSON file")
+        self.assertEqual(len(names), 1, names)
+        with open(os.path.join(log_dir, names[0])) as fh:
+            half = fh.read()
+        self.assertTrue(half.startswith("{"))
+        self.assertFalse(half.endswith("}\n"), "the temporary file is only half written")
+
+    def test_slow_report_is_complete(self):
+        res = run([compile_c("uaf"), "read"], options=["test_report_delay_ms=300"])
+        self.assertExit(res, 66)
+        self.single_finding(res, "heap-use-after-free")
+
+
+def option_table():
+    """(name, kind, min, max, enum values) of every option in shadow/options.inc."""
+    text = OPTIONS_TABLE.read_text()
+    out = []
+    for m in re.finditer(r'CGOSAN_INT\(\s*(\w+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+)', text):
+        out.append((m.group(1), "int", int(m.group(3)), int(m.group(4)), None))
+    for m in re.finditer(r'CGOSAN_STRING\(\s*(\w+),', text):
+        out.append((m.group(1), "string", None, None, None))
+    for m in re.finditer(r'CGOSAN_ENUM\(\s*(\w+),\s*\d+,\s*"([^"]*)"', text):
+        out.append((m.group(1), "enum", None, None, m.group(2).split("|")))
+    return out
+
+
+class BadInput(CgosanTestCase):
+    def check_rejected(self, options, name):
+        res = run([compile_c("uaf"), "ok"], options=options, log=False)
+        self.assertExit(res, 1)
+        self.assertEqual(res.stdout, "", "the program must not run\n" + res.describe())
+        lines = [l for l in res.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, res.describe())
+        self.assertTrue(lines[0].startswith(harness.text_line_prefix(res.pid) +
+                                            "ERROR: CGOSAN_OPTIONS: "), lines[0])
+        self.assertIn(name, lines[0])
+        self.assertLess(len(lines[0]), 1200)
+
+    def test_every_option_with_a_malformed_value(self):
+        table = option_table()
+        self.assertGreaterEqual(len(table), 21, "the table parser missed options")
+        cases = 0
+        for name, kind, lo, hi, values in table:
+            bad = ["", "x" * 5000]
+            if kind == "int":
+                bad += ["x", str(hi + 1), str(lo - 1), "1e3", "99999999999999999999"]
+            elif kind == "enum":
+                bad += ["bogus", values[0].upper()]
+            for value in bad:
+                with self.subTest(option=name, value=value[:20]):
+                    self.check_rejected([f"{name}={value}"], name)
+                    cases += 1
+            with self.subTest(option=name, value="(no =)"):
+                self.check_rejected([name], name)
+                cases += 1
+        self.assertGreater(cases, 100)
+
+    def test_unknown_key_and_huge_key(self):
+        self.check_rejected(["no_such_option=1"], "no_such_option")
+        self.check_rejected(["k" * 10000 + "=1"], "unknown option")
+
+    def test_unwritable_log_path_warns_once(self):
+        # /proc refuses new entries even to root; two leak findings, one warning.
+        res = run([prog(), "two_leaks"], log=False,
+                  options=["log_path=/proc/self/cgosan-findings", "leak_check=1"])
+        self.assertExit(res, 66)
+        body = self.text_body(res)
+        self.assertEqual(len(re.findall(r"(?m)^SUMMARY: cgosan: leak", body)), 2, res.describe())
+        warnings = [l for l in body.splitlines() if l.startswith("WARNING: log_path")]
+        self.assertEqual(len(warnings), 1, res.describe())
+        self.assertIn("JSON findings not written", warnings[0])
+
+    def test_writable_log_path_gets_both_leaks(self):
+        res = run([prog(), "two_leaks"], options=["leak_check=1"])
+        self.assertExit(res, 66)
+        self.assertEqual(sorted(f["kind"] for f in res.findings), ["leak", "leak"],
+                         res.describe())
+
+    def test_suppressions_file_errors_name_the_line(self):
+        d = harness.make_temp_dir()
+        sup = os.path.join(d, "bad.supp")
+        with open(sup, "w") as fh:
+            fh.write("# comment\nleak:make_leak\nno colon here\n")
+        res = run([compile_c("uaf"), "ok"], log=False, options=["suppressions=" + sup])
+        self.assertExit(res, 1)
+        self.assertEqual(res.stdout, "")
+        self.assertIn(f"ERROR: suppressions: {sup}:3: expected KIND:PATTERN", res.stderr)
+        res = run([compile_c("uaf"), "ok"], log=False,
+                  options=["suppressions=" + os.path.join(d, "missing.supp")])
+        self.assertExit(res, 1)
+        self.assertIn("missing.supp: cannot read the suppressions file", res.stderr)
+
+
+class Binaries(CgosanTestCase):
+    def check_passive(self, argv, reason_regex, options=()):
+        res = run(argv, options=list(options))
+        plain = run(argv, preload=False)
+        self.assertEqual(res.stdout, plain.stdout, res.describe())
+        self.assertEqual(res.returncode, plain.returncode, res.describe())
+        lines = [l for l in res.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, res.describe())
+        self.assertRegex(lines[0], r"^==\d+==cgosan: passive: " + reason_regex +
+                         r".*; the program runs without cgosan$")
+        self.assertEqual(res.log_files, [], "a passive cgosan writes nothing")
+        return res
+
+    def test_program_with_its_own_malloc(self):
+        self.check_passive([compile_c("own_malloc"), "uaf"],
+                           r"malloc is defined by \S*own_malloc, not by cgosan")
+
+    def test_program_with_another_sanitizer_runtime(self):
+        self.check_passive([compile_c("fake_asan"), "uaf"],
+                           re.escape("it carries AddressSanitizer (__asan_init)"))
+
+    def test_real_asan_binary_through_the_wrapper(self):
+        if not shutil.which("gcc"):
+            self.skipTest("gcc not installed")
+        out = os.path.join(harness.make_temp_dir(), "uaf_asan")
+        r = subprocess.run(["gcc", "-fsanitize=address", "-g", "-o", out,
+                            str(REPO / "tests/programs/c/uaf.c")], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("gcc -fsanitize=address unavailable: " + r.stderr[-300:])
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS")}
+        env["CGOSAN_LIB"] = harness.lib_path()
+        p = subprocess.run([str(WRAPPER), "run", out, "read"], env=env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertIn("cgosan: " + out + " carries AddressSanitizer: two sanitizers cannot "
+                      "share the heap; running it without cgosan", p.stderr)
+        # ASan itself found the bug: the program ran as built.
+        self.assertIn("ERROR: AddressSanitizer: heap-use-after-free", p.stderr)
+        self.assertNotIn("does not come first", p.stderr)
+        self.assertNotIn("==cgosan:", p.stderr)
+
+    def fake_elf(self, patch):
+        src = compile_c("uaf")
+        dst = os.path.join(harness.make_temp_dir(), "fake")
+        data = bytearray(Path(src).read_bytes())
+        patch(data)
+        Path(dst).write_bytes(bytes(data))
+        os.chmod(dst, 0o755)
+        return dst
+
+    def wrapper_run(self, *args):
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS")}
+        env["CGOSAN_LIB"] = harness.lib_path()
+        return subprocess.run([str(WRAPPER), "run", *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    def test_wrapper_refuses_another_machine(self):
+        def arm64(data):
+            data[18:20] = (183).to_bytes(2, "little")
+        fake = self.fake_elf(arm64)
+        p = self.wrapper_run(fake, "ok")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(p.stderr, f"cgosan: error: {fake} is an AArch64 (arm64) executable: "
+                         "cgosan works on x86-64 programs linked against glibc only\n")
+
+    def test_wrapper_refuses_musl(self):
+        def musl(data):
+            old = b"/lib64/ld-linux-x86-64.so.2"
+            at = data.find(old)
+            assert at > 0
+            new = b"/lib/ld-musl-x86_64.so.1"
+            data[at:at + len(old)] = new + b"\0" * (len(old) - len(new))
+        fake = self.fake_elf(musl)
+        p = self.wrapper_run(fake, "ok")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("is linked against musl libc: cgosan works on x86-64 programs linked "
+                      "against glibc only", p.stderr)
+
+    def test_wrapper_still_runs_a_glibc_x86_64_program(self):
+        p = self.wrapper_run(compile_c("uaf"), "ok")
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "read=a\ndone\n", ""))
+
+    def test_go_binary_of_an_unknown_version(self):
+        src = harness.build_go("go_slice_ok")
+        data = bytearray(Path(src).read_bytes())
+        m = re.search(rb"go1\.(\d+)(\.\d+)?", data[data.find(b"\xff Go buildinf:"):])
+        self.assertIsNotNone(m)
+        version = m.group(0)
+        patched_version = b"go1.99" + (m.group(2) or b"")
+        self.assertEqual(len(patched_version), len(version))
+        n = data.count(version)
+        data = bytearray(bytes(data).replace(version, patched_version))
+        self.assertGreater(n, 0)
+        dst = os.path.join(harness.make_temp_dir(), "go_slice_ok")
+        Path(dst).write_bytes(bytes(data))
+        os.chmod(dst, 0o755)
+        res = run([dst])
+        plain = run([dst], preload=False)
+        self.assertEqual(res.stdout, plain.stdout, res.describe())
+        self.assertEqual(res.returncode, plain.returncode, res.describe())
+        notes = [l for l in cgosan_lines(res)]
+        self.assertEqual(notes, ["note: Go features off: unsupported Go version go1.99"
+                                 + (m.group(2) or b"").decode() +
+                                 " (cgosan knows Go 1.19-1.24); C heap checks only"],
+                         res.describe())
+        self.assertEqual(res.log_files, [])
+        # The original binary: no note (so the note is the patched version's).
+        orig = run([src])
+        self.assertEqual(cgosan_lines(orig), [], orig.describe())
+
+
+class Security(CgosanTestCase):
+    def test_secure_process_stays_passive_and_writes_nothing(self):
+        # test_secure=1 takes the AT_SECURE path: options are then reset (no log_path).
+        argv = [compile_c("uaf"), "read"]
+        res = run(argv, options=["test_secure=1", "verbosity=3"])
+        plain = run(argv, preload=False)
+        self.assertEqual((res.stdout, res.returncode), (plain.stdout, plain.returncode),
+                         res.describe())
+        self.assertEqual(cgosan_lines(res), [
+            "passive: a set-user-ID or set-group-ID program (AT_SECURE): cgosan reads no "
+            "options, writes no files; the program runs without cgosan"], res.describe())
+        self.assertEqual(res.log_files, [])
+
+    def test_secret_environment_values_never_reach_a_report(self):
+        secret = "s3cr3t-" + "9f2c1d7e" * 3
+        res = run([compile_c("uaf"), "read"], env={
+            "CGOSAN_TEST_TOKEN": secret, "AWS_SECRET_ACCESS_KEY": secret,
+            "GOTRACEBACK": "crash-allowlisted"})
+        self.assertExit(res, 66)
+        self.single_finding(res, "heap-use-after-free")
+        with open(res.json_paths[0]) as fh:
+            text = fh.read()
+        # The allow-listed variable is there (so the finding does carry an environment).
+        self.assertIn("crash-allowlisted", text)
+        self.assertNotIn(secret, text)
+        self.assertNotIn(secret, res.stderr)
+        self.assertNotIn("AWS_SECRET_ACCESS_KEY", text)
+
+
+if __name__ == "__main__":
+    harness.require_lib()
+    unittest.main(verbosity=2)
