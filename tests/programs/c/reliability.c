@@ -107,18 +107,27 @@ int main(int argc, char** argv) {
     char* keep = (char*)malloc(16);
     strcpy(keep, "intact");
     void* r;
+    int e;
+    // Each result is taken before say() runs: argument evaluation order is unspecified.
     errno = 0;
-    say("malloc=%s enomem=%d", malloc(SIZE_MAX) ? "ptr" : "null", errno == ENOMEM);
+    r = malloc(SIZE_MAX);
+    e = errno;
+    say("malloc=%s enomem=%d", r ? "ptr" : "null", e == ENOMEM);
     errno = 0;
-    say("malloc_half=%s enomem=%d", malloc(SIZE_MAX / 2) ? "ptr" : "null", errno == ENOMEM);
+    r = malloc(SIZE_MAX / 2);
+    e = errno;
+    say("malloc_half=%s enomem=%d", r ? "ptr" : "null", e == ENOMEM);
     errno = 0;
-    say("calloc=%s enomem=%d", calloc(SIZE_MAX / 8, 16) ? "ptr" : "null", errno == ENOMEM);
+    r = calloc(SIZE_MAX / 8, 16);
+    e = errno;
+    say("calloc=%s enomem=%d", r ? "ptr" : "null", e == ENOMEM);
     errno = 0;
     r = realloc(keep, SIZE_MAX - 4096);
-    say("realloc=%s enomem=%d kept=%s", r ? "ptr" : "null", errno == ENOMEM, keep);
+    e = errno;
+    say("realloc=%s enomem=%d kept=%s", r ? "ptr" : "null", e == ENOMEM, keep);
     say("posix_memalign=%d", posix_memalign(&r, 64, SIZE_MAX - 4096) == ENOMEM);
-    errno = 0;
-    say("aligned_alloc=%s", aligned_alloc(4096, SIZE_MAX - 8192) ? "ptr" : "null");
+    r = aligned_alloc(4096, SIZE_MAX - 8192);
+    say("aligned_alloc=%s", r ? "ptr" : "null");
     free(keep);
     say("done");
   } else if (is_mode(mode, "two_leaks")) {
