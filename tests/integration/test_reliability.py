@@ -332,6 +332,27 @@ class Binaries(CgosanTestCase):
         self.assertNotIn("does not come first", p.stderr)
         self.assertNotIn("==cgosan:", p.stderr)
 
+    def test_go_race_binary(self):
+        # go build -race links ThreadSanitizer's runtime into the executable (__tsan_init is
+        # in its dynamic symbols): the preload stays out, and so does the wrapper.
+        src_dir = harness.GO_PROGRAMS / "go_slice_ok"
+        out = harness.cache_dir() / "go-race" / "go_slice_ok"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not harness._up_to_date(out, [src_dir / "main.go"]):
+            r = subprocess.run(["go", "build", "-race", "-o", str(out), "main.go"],
+                               cwd=str(src_dir), env=harness.go_env(), capture_output=True,
+                               text=True, timeout=600)
+            if r.returncode != 0 and "-race requires" in r.stderr:
+                self.skipTest("this Go toolchain has no race runtime: " + r.stderr[-200:])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        res = self.check_passive([str(out)],
+                                 re.escape("it carries ThreadSanitizer (__tsan_init)"))
+        self.assertIn("value=0x706050403020100", res.stdout)
+        p = self.wrapper_run(str(out))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, f"cgosan: {out} carries ThreadSanitizer: two sanitizers "
+                         "cannot share the heap; running it without cgosan\n")
+
     def fake_elf(self, patch):
         src = compile_c("uaf")
         dst = os.path.join(harness.make_temp_dir(), "fake")
