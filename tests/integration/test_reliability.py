@@ -289,7 +289,11 @@ class BadInput(CgosanTestCase):
         res = run([compile_c("uaf"), "ok"], log=False,
                   options=["suppressions=" + os.path.join(d, "missing.supp")])
         self.assertExit(res, 1)
-        self.assertIn("missing.supp: cannot read the suppressions file", res.stderr)
+        self.assertIn("missing.supp: cannot read the suppressions file (no such file or "
+                      "directory)", res.stderr)
+        res = run([compile_c("uaf"), "ok"], log=False, options=["suppressions=" + d])
+        self.assertExit(res, 1)
+        self.assertIn("cannot read the suppressions file (not a regular file)", res.stderr)
 
 
 class Binaries(CgosanTestCase):
