@@ -461,6 +461,53 @@ class Security(CgosanTestCase):
         self.assertNotIn(secret, res.stderr)
         self.assertNotIn("AWS_SECRET_ACCESS_KEY", text)
 
+    def test_the_preload_never_executes_a_program(self):
+        # No exec, spawn, system or popen among the library's imports, and no raw syscall
+        # that starts a program in its sources: no option or variable can make it run one.
+        out = subprocess.run(["nm", "-D", "--undefined-only", harness.lib_path()], check=True,
+                             capture_output=True, text=True).stdout
+        imports = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.strip()}
+        self.assertIn("dlopen", imports, "the check reads the imports")
+        forbidden = {"execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle",
+                     "fexecve", "execveat", "system", "popen", "posix_spawn", "posix_spawnp",
+                     "fork", "vfork", "clone", "clone3"}
+        self.assertEqual(imports & forbidden, set())
+        dlopens = 0
+        for d in ("preload", "report", "shadow"):
+            for path in (REPO / d).rglob("*.cc"):
+                if "cli" in path.parts:
+                    continue  # cgosan-tool, the offline report tool, is not loaded
+                text = "\n".join(re.sub(r"//.*", "", l) for l in path.read_text().splitlines())
+                for call in ("SYS_execve", "SYS_execveat", "SYS_fork", "SYS_vfork", "SYS_clone"):
+                    self.assertNotIn(call, text, f"{path}: {call}")
+                # dlopen only with a constant soname, never a path from options or env.
+                for m in re.finditer(r"\bdlopen\(([^,]*),", text):
+                    dlopens += 1
+                    self.assertRegex(m.group(1).strip(), r'^"lib[\w.+-]+\.so(\.\d+)*"$',
+                                     f"{path}: dlopen({m.group(1)})")
+        self.assertGreaterEqual(dlopens, 1, "the unwinder's dlopen is seen")
+
+
+class Build(unittest.TestCase):
+    """CMakeLists.txt refuses other processors and C libraries at configure time."""
+
+    def configure(self, *defs):
+        out = harness.make_temp_dir("cgosan-cmake-")
+        return subprocess.run(["cmake", "-S", str(REPO), "-B", out, "-DBUILD_TESTING=OFF",
+                               *defs], capture_output=True, text=True, timeout=300)
+
+    def test_another_processor_is_refused(self):
+        r = self.configure("-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=aarch64")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cgosan supports x86-64 only (CMAKE_SYSTEM_PROCESSOR is aarch64)",
+                      r.stderr.replace("\n", " "))
+
+    def test_a_libc_without_glibc_is_refused(self):
+        # The check's cached result stands in for a musl tool chain.
+        r = self.configure("-DCGOSAN_HAVE_GLIBC=")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cgosan needs glibc", r.stderr)
+
 
 if __name__ == "__main__":
     harness.require_lib()
