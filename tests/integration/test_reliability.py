@@ -398,6 +398,11 @@ class Binaries(CgosanTestCase):
     def test_wrapper_still_runs_a_glibc_x86_64_program(self):
         p = self.wrapper_run(compile_c("uaf"), "ok")
         self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "read=a\ndone\n", ""))
+        # A glibc program that merely mentions musl's loader (as gcc does) is not musl's.
+        def mention(data):
+            data.extend(b"\0/lib/ld-musl-x86_64.so.1\0")
+        p = self.wrapper_run(self.fake_elf(mention), "ok")
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "read=a\ndone\n", ""))
 
     def test_go_binary_of_an_unknown_version(self):
         src = harness.build_go("go_slice_ok")
