@@ -102,7 +102,13 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   b.alloc_tid = tid;
   b.alignment = static_cast<uint32_t>(alignment);
   b.origin = origin;
-  BlockTable::Insert(b);
+  if (!BlockTable::Insert(b)) {
+    // Out of memory for the table: an untracked block's free would look invalid, so the
+    // allocation fails instead, as it soon would without cgosan.
+    __libc_free(p);
+    errno = ENOMEM;
+    return nullptr;
+  }
   return p;
 }
 

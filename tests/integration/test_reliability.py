@@ -8,8 +8,9 @@ Under faults:
     interleaved;
   - a fault inside cgosan's own report code (test_report_fault=1): one line and an exit,
     never a hang, from the signal path (use-after-free) and from free (double free);
-  - malloc failing (huge sizes; test_fail_malloc_after=N): the program sees NULL/ENOMEM as
-    it would without cgosan, and a finding after that is still reported completely;
+  - malloc failing (huge sizes; test_fail_malloc_after=N; an address-space limit that
+    exhausts glibc and cgosan's block table): the program sees NULL/ENOMEM as it would
+    without cgosan, never a false report, and a finding after that is still complete;
   - the guarded pool's reservation failing (RLIMIT_AS): one warning line, the program runs,
     bad frees are still found;
   - SIGKILL in the middle of a report (test_report_delay_ms): no JSON file, never half of
@@ -173,6 +174,26 @@ class UnderFaults(CgosanTestCase):
         self.assertEqual(p.returncode, 66, p.stderr)
         self.assertIn("ERROR: attempting double-free", p.stderr)
         self.assertEqual(p.stderr.count("warning: reserving guard_pool_mb"), 1, p.stderr)
+
+    def test_memory_exhaustion_never_makes_a_false_report(self):
+        # Under an address-space limit both glibc and cgosan's own tables run out. A block
+        # the table could not record must not be taken for an invalid free later: the
+        # allocation fails instead. Several limits, so that some fall between the two.
+        for guard, limits in (("none", (40, 48, 60, 64)), ("all", (48, 60))):
+            for mib in limits:
+                with self.subTest(guard=guard, mib=mib):
+                    def limit(mib=mib):
+                        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+                        resource.setrlimit(resource.RLIMIT_AS, (mib << 20, mib << 20))
+                    env = {k: v for k, v in os.environ.items()
+                           if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS")}
+                    env["LD_PRELOAD"] = harness.lib_path()
+                    env["CGOSAN_OPTIONS"] = f"guard={guard}:guard_pool_mb=16:quarantine_mb=1"
+                    p = subprocess.run([prog(), "exhaust"], env=env, stdin=subprocess.DEVNULL,
+                                       capture_output=True, text=True, timeout=60,
+                                       preexec_fn=limit)
+                    self.assertEqual((p.returncode, p.stdout, p.stderr),
+                                     (0, "got_null=1 enomem=1\nfreed\ndone\n", ""))
 
     def test_sigkill_during_a_report_leaves_no_half_file(self):
         log_dir = harness.make_temp_dir()
