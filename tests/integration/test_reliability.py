@@ -277,6 +277,27 @@ class BadInput(CgosanTestCase):
                 cases += 1
         self.assertGreater(cases, 100)
 
+    def test_every_option_at_its_bounds_leaves_a_correct_program_alone(self):
+        # Accepted extremes (a 1 TiB guard pool, a 1 TiB quarantine, 64 frames, sample rate
+        # 1e9, ...) and every enum value: same output, nothing on stderr.
+        plain = run([compile_c("uaf"), "ok"], preload=False)
+        loud = {"verbosity", "test_report_delay_ms", "test_report_fault", "test_secure"}
+        cases = 0
+        for name, kind, lo, hi, values in option_table():
+            if kind == "int":
+                settings = [str(lo)] + ([str(hi)] if name not in loud else [])
+            elif kind == "enum":
+                settings = values
+            else:
+                continue
+            for value in settings:
+                with self.subTest(option=name, value=value):
+                    res = run([compile_c("uaf"), "ok"], log=False, options=[f"{name}={value}"])
+                    self.assertSameAsPlain([compile_c("uaf"), "ok"], preloaded=res, plain=plain)
+                    self.assertEqual(res.stderr, "")
+                    cases += 1
+        self.assertGreater(cases, 30)
+
     def test_unknown_key_and_huge_key(self):
         self.check_rejected(["no_such_option=1"], "no_such_option")
         self.check_rejected(["k" * 10000 + "=1"], "unknown option")
