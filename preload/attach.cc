@@ -303,7 +303,7 @@ void WarnDegraded() {
   if (IsGoProcess() && strncmp(off, "unsupported Go version", 22) == 0) {
     InlineTextBuffer<256> line;
     line.Append("note: Go features off: ").Append(off);
-    line.Append(" (cgosan knows Go 1.19-1.24); C heap checks only");
+    line.Append(" (cgosan knows Go 1.19 and 1.21-1.24); C heap checks only");
     PrintLine(line.data());
   }
 }

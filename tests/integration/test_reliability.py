@@ -467,7 +467,7 @@ class Binaries(CgosanTestCase):
         notes = [l for l in cgosan_lines(res)]
         self.assertEqual(notes, ["note: Go features off: unsupported Go version go1.99"
                                  + (m.group(2) or b"").decode() +
-                                 " (cgosan knows Go 1.19-1.24); C heap checks only"],
+                                 " (cgosan knows Go 1.19 and 1.21-1.24); C heap checks only"],
                          res.describe())
         self.assertEqual(res.log_files, [])
         # The original binary: no note (so the note is the patched version's).
