@@ -251,7 +251,8 @@ void WriteReport(const Finding& f) {
   RawWriteAll(2, text.data(), text.size());
   if (GetOptions().test_report_fault != 0) {
     // Testing only: a fault inside cgosan's own report code, as a bug in it would cause.
-    *reinterpret_cast<volatile int*>(uintptr_t{16}) = 0;
+    static volatile uintptr_t bad_address = 16;
+    *reinterpret_cast<volatile int*>(bad_address) = 0;
   }
 
   const Options& options = GetOptions();

@@ -3,13 +3,16 @@
 //               a freed block (one heap-use-after-free while the others keep allocating)
 //   hammer_ok   the twin: the same threads for a fixed number of rounds, no bug
 //   two         two threads read their own freed block at the same moment (a barrier)
-//   exhaust     allocates 64-byte blocks until malloc returns NULL (at most 300000), frees
+//   exhaust     allocates 64-byte blocks until malloc returns NULL (at most 2 million), frees
 //               them, prints what it saw; "exhaust_uaf" then reads a freed block
+//   fragment    fills the heap with 4000-byte blocks, frees every other one, then allocates
+//               64-byte blocks until NULL: they fit in glibc's holes, not in cgosan's tables
 //   huge        allocations no allocator can satisfy: each must fail with ENOMEM, and the
 //               block realloc could not grow must stay intact
 //   two_leaks   two blocks from two different functions dropped (two leak findings)
 #include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,8 +83,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 2; ++i) pthread_join(t[i], NULL);
     say("done");
   } else if (is_mode(mode, "exhaust") || is_mode(mode, "exhaust_uaf")) {
-    enum { kMax = 300000 };
-    static void* blocks[kMax];
+    enum { kMax = 2000000 };
+    // The pointer array is mmap'd, not malloc'd (and not in .bss): only the 64-byte blocks
+    // come from malloc.
+    void** blocks = (void**)mmap(NULL, kMax * sizeof(void*), PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (blocks == MAP_FAILED) return 3;
     char* early = (char*)malloc(32);
     int n = 0, err = 0;
     while (n < kMax) {
@@ -103,30 +110,55 @@ int main(int argc, char** argv) {
       free(early);
     }
     say("done");
+  } else if (is_mode(mode, "fragment")) {
+    // Fills memory with 4000-byte blocks, frees every other one, then allocates 64-byte
+    // blocks into the holes: glibc needs no new memory for them, cgosan's block table does.
+    enum { kMax = 1 << 20 };
+    void** big = (void**)mmap(NULL, kMax * sizeof(void*), PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void** small = (void**)mmap(NULL, kMax * sizeof(void*), PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (big == MAP_FAILED || small == MAP_FAILED) return 3;
+    int nb = 0, ns = 0, err = 0;
+    while (nb < kMax && (big[nb] = malloc(4000)) != NULL) ++nb;
+    for (int i = 0; i < nb; i += 2) free(big[i]);
+    while (ns < kMax) {
+      errno = 0;
+      if ((small[ns] = malloc(64)) == NULL) {
+        err = errno;
+        break;
+      }
+      ++ns;
+    }
+    say("got_null=%d enomem=%d", ns < kMax, err == ENOMEM);
+    for (int i = 0; i < ns; ++i) free(small[i]);
+    for (int i = 1; i < nb; i += 2) free(big[i]);
+    say("done");
   } else if (is_mode(mode, "huge")) {
     char* keep = (char*)malloc(16);
     strcpy(keep, "intact");
     void* r;
     int e;
     // Each result is taken before say() runs: argument evaluation order is unspecified.
+    volatile size_t max = SIZE_MAX;  // volatile: no compile-time warning about the sizes
     errno = 0;
-    r = malloc(SIZE_MAX);
+    r = malloc(max);
     e = errno;
     say("malloc=%s enomem=%d", r ? "ptr" : "null", e == ENOMEM);
     errno = 0;
-    r = malloc(SIZE_MAX / 2);
+    r = malloc(max / 2);
     e = errno;
     say("malloc_half=%s enomem=%d", r ? "ptr" : "null", e == ENOMEM);
     errno = 0;
-    r = calloc(SIZE_MAX / 8, 16);
+    r = calloc(max / 8, 16);
     e = errno;
     say("calloc=%s enomem=%d", r ? "ptr" : "null", e == ENOMEM);
     errno = 0;
-    r = realloc(keep, SIZE_MAX - 4096);
+    r = realloc(keep, max - 4096);
     e = errno;
     say("realloc=%s enomem=%d kept=%s", r ? "ptr" : "null", e == ENOMEM, keep);
-    say("posix_memalign=%d", posix_memalign(&r, 64, SIZE_MAX - 4096) == ENOMEM);
-    r = aligned_alloc(4096, SIZE_MAX - 8192);
+    say("posix_memalign=%d", posix_memalign(&r, 64, max - 4096) == ENOMEM);
+    r = aligned_alloc(4096, max - 8192);
     say("aligned_alloc=%s", r ? "ptr" : "null");
     free(keep);
     say("done");
