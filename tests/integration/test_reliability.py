@@ -18,8 +18,8 @@ Under faults:
 Bad input: every option of shadow/options.inc with a malformed value stops the program
 before it runs with one line; an unusable log_path is one warning for the whole run.
 Binaries: a program with a malloc of its own, or another sanitizer's runtime (a stand-in
-__asan_init, a real -fsanitize=address binary through the wrapper), runs untouched with one
-line; a Go binary of an unknown version (its build info patched) runs with Go features off,
+__asan_init, clang's ASan and MSan linked in, go build -race, gcc's -fsanitize=address
+through the wrapper), runs untouched with one line; a Go binary of an unknown version (its build info patched) runs with Go features off,
 said once; the wrapper refuses other machines and musl clearly.
 Security: a set-user-ID process (test_secure=1, AT_SECURE's path) stays passive and writes
 no file; a secret environment variable never reaches the JSON or the text.
