@@ -39,9 +39,14 @@ struct MapArrayRecord;
 void DescribeMapArray(Finding* f, const MapArrayRecord& m);
 
 // Serializes reports. Acquire returns false when this very thread is already reporting
-// (a fault inside cgosan's own report code).
-bool AcquireReportLock();
+// (a fault inside cgosan's own report code). `finding`: the caller has a finding to report
+// (a fault, a bad free), counted while it waits so that the report that ends the process
+// can say it was not the only one.
+bool AcquireReportLock(bool finding = false);
 void ReleaseReportLock();
 bool ThisThreadIsReporting();
+// Called with the lock held by a report that ends the process: one line saying how many
+// other threads were waiting with a finding (nothing when none was).
+void SayOtherFindingsWaiting();
 
 }  // namespace cgosan

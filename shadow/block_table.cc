@@ -123,14 +123,16 @@ void RemoveAt(Shard& s, size_t i) {
 
 }  // namespace
 
-void BlockTable::Insert(const HeapBlock& block) {
+bool BlockTable::Insert(const HeapBlock& block) {
   Shard& s = ShardFor(block.base);
   SpinLockGuard guard(s.lock);
-  if ((s.live + 1) * 8 > s.capacity * 5 && !Grow(s)) return;
+  // A table that cannot grow still takes blocks while it has a free slot (probes end at one).
+  if ((s.live + 1) * 8 > s.capacity * 5 && !Grow(s) && s.live + 2 > s.capacity) return false;
   bool found;
   size_t at = Probe(s, block.base, &found);
   s.slots[at] = Pack(block);
   if (!found) __atomic_store_n(&s.live, s.live + 1, __ATOMIC_RELAXED);
+  return true;
 }
 
 bool BlockTable::Find(uintptr_t base, HeapBlock* out) {

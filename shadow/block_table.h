@@ -15,8 +15,9 @@ namespace cgosan {
 
 class BlockTable {
  public:
-  // Inserts or replaces the record for block.base.
-  static void Insert(const HeapBlock& block);
+  // Inserts or replaces the record for block.base. False when the table could not grow (its
+  // memory could not be mapped): the block is then not tracked.
+  static bool Insert(const HeapBlock& block);
   // Copies the record whose base is exactly `base` into *out.
   static bool Find(uintptr_t base, HeapBlock* out);
   // Whether a record (live or freed) has this base. Without a lock when its shard is empty,

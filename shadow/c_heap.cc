@@ -2,10 +2,13 @@
 // (glibc's __libc_* entry points: the real allocator, which never calls back into ours).
 #include "shadow/c_heap.h"
 
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 
 #include "shadow/block_table.h"
 #include "shadow/guarded_pool.h"
+#include "shadow/options.h"
 #include "shadow/quarantine.h"
 
 extern "C" {
@@ -33,7 +36,18 @@ void Fill(void* p, size_t size) {
   if (g_fill_byte >= 0) memset(p, g_fill_byte, size < kFillLimit ? size : kFillLimit);
 }
 
+// test_fail_malloc_after (testing only): the real allocator runs out after N blocks.
+bool InjectedFailure() {
+  static std::atomic<int64_t> allocations{0};
+  int64_t after = GetOptions().test_fail_malloc_after;
+  return after > 0 && allocations.fetch_add(1, std::memory_order_relaxed) >= after;
+}
+
 void* RealAllocate(size_t size, size_t alignment, bool zero) {
+  if (__builtin_expect(InjectedFailure(), 0)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
   if (alignment <= 16)
     return zero ? __libc_calloc(1, size ? size : 1) : __libc_malloc(size ? size : 1);
   void* p = __libc_memalign(alignment, size ? size : 1);
@@ -88,7 +102,13 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   b.alloc_tid = tid;
   b.alignment = static_cast<uint32_t>(alignment);
   b.origin = origin;
-  BlockTable::Insert(b);
+  if (!BlockTable::Insert(b)) {
+    // Out of memory for the table: an untracked block's free would look invalid, so the
+    // allocation fails instead, as it soon would without cgosan.
+    __libc_free(p);
+    errno = ENOMEM;
+    return nullptr;
+  }
   return p;
 }
 
