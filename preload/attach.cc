@@ -13,6 +13,7 @@
 #include "preload/audit/leak_check.h"
 #include "preload/audit/retention.h"
 #include "preload/cgo_calls.h"
+#include "preload/conflicts.h"
 #include "preload/fault_handler.h"
 #include "preload/go_fault.h"
 #include "preload/go_memory_hooks.h"
@@ -31,6 +32,7 @@
 #include "report/unwinder.h"
 #include "shadow/base/internal_mmap.h"
 #include "shadow/base/raw_io.h"
+#include "shadow/base/safe_read.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
 #include "shadow/go/go_heap.h"
@@ -89,6 +91,8 @@ void ConfigureHeap() {
   config.guard_enabled = !passive && o.guard_mode() != GuardMode::kNone;
   config.guard_pool_bytes = static_cast<size_t>(o.guard_pool_mb) << 20;
   config.quarantine_bytes = passive ? 0 : static_cast<uint64_t>(o.quarantine_mb) << 20;
+  config.unguarded_quarantine_bytes =
+      passive ? 0 : static_cast<uint64_t>(o.quarantine_unguarded_mb) << 20;
   config.max_live_guarded = MaxLiveGuardedSlots();
   config.guard_left = o.guard_left != 0;
   // Only where the audits read block contents: elsewhere the fill would be pure cost.
@@ -111,6 +115,7 @@ void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
   CHeap::UnlockAllAfterFork();
   InternalMappingsResetAfterFork();
+  SafeReadAfterFork();
   Retention::AfterForkInChild();
   t_state.tid = 0;  // the child's only thread has a new tid
   GoHeap::ResetAfterFork();
@@ -269,17 +274,60 @@ void SayAudits() {
   PrintLine(line.data());
 }
 
+constexpr const char* kSecureReason =
+    "a set-user-ID or set-group-ID program (AT_SECURE): cgosan reads no options, writes no "
+    "files";
+
+// Why cgosan must not touch this process at all (nullptr: it may). Options are not even read
+// in a secure process: log_path would be a file written with the program's privileges.
+const char* StayOutReason() {
+  if (SecureExecution()) return kSecureReason;
+  ParseOptionsOrDie();
+  if (GetOptions().test_secure != 0) {
+    MutableOptions() = Options();
+    return kSecureReason;
+  }
+  return nullptr;
+}
+
+// Said whatever the verbosity, once: protection the user asked for is not there.
+void WarnDegraded() {
+  if (PreloadPassive() || GetOptions().verbosity >= 1) return;  // the attached line says it
+  if (GetOptions().guard_mode() != GuardMode::kNone && !GuardedPool::Enabled()) {
+    InlineTextBuffer<256> line;
+    line.Append("warning: reserving guard_pool_mb=").Dec(GetOptions().guard_pool_mb);
+    line.Append(" MiB of address space failed: blocks are tracked without guard pages");
+    line.Append(" (bad frees are still found, accesses to freed or overflowed blocks are not)");
+    PrintLine(line.data());
+  }
+  const char* off = GoRuntime::OffReason();
+  if (IsGoProcess() && strncmp(off, "unsupported Go version", 22) == 0) {
+    InlineTextBuffer<256> line;
+    line.Append("note: Go features off: ").Append(off);
+    line.Append(" (cgosan knows Go 1.19 and 1.21-1.24); C heap checks only");
+    PrintLine(line.data());
+  }
+}
+
 __attribute__((constructor(101))) void AttachPreload() {
   ReentrancyGuard guard;
-  ParseOptionsOrDie();
+  const char* stay_out = StayOutReason();
   CollectProcessInfo();
   SetGoProcess(dlsym(RTLD_DEFAULT, "crosscall2") != nullptr);
+  if (!stay_out) stay_out = ConflictingRuntime();
+  if (stay_out) {
+    SetPreloadPassive();
+    MutableOptions().malloc_context_size = 0;
+    InlineTextBuffer<700> line;
+    line.Append("passive: ").Append(stay_out).Append("; the program runs without cgosan");
+    PrintLine(line.data());
+  }
   // guard=cgo is the default in a Go program: the blocks that cross the boundary (allocated
   // for Go) are all guarded, C's own at the sample rate, so C-internal allocation stays fast.
   if (IsGoProcess() && !GetOptions().Given("guard")) {
     MutableOptions().guard = static_cast<int>(GuardMode::kCgo);
   }
-  if (ShouldBePassive()) {
+  if (!stay_out && ShouldBePassive()) {
     SetPreloadPassive();
     MutableOptions().malloc_context_size = 0;
   }
@@ -309,7 +357,9 @@ __attribute__((constructor(101))) void AttachPreload() {
     SignalTable::InstallHandlers(OnFaultSignal);
   }
   SetPreloadReady();
+  if (stay_out) return;
   SayAttached();
+  WarnDegraded();
   SayAudits();
   WarnIfTraced();
 }

@@ -75,6 +75,7 @@ constexpr size_t kThunkBytes = 32;
 struct Target {
   uintptr_t original;
   uint32_t frame_size;
+  bool is_cgo_malloc;
   char function[96];
   char stub[160];  // the Go stub's name, "<pkg>._Cfunc_<name>"
 };
@@ -261,6 +262,7 @@ int CgoCalls::Attach() {
     g_targets[i].frame_size = 0;
     memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
     memcpy(g_targets[i].stub, candidates[i].stub, sizeof(g_targets[i].stub));
+    g_targets[i].is_cgo_malloc = strcmp(g_targets[i].function, "_Cmalloc") == 0;
   }
   FindFrameSizes(g_targets, scan.count);
   g_num_targets = scan.count;
@@ -297,7 +299,7 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
 
 bool CgoCalls::InCgoMalloc() {
   const CgoCall* c = Current();
-  return c && strcmp(c->function, "_Cmalloc") == 0;
+  return c && c->is_cgo_malloc;
 }
 
 }  // namespace cgosan
@@ -314,6 +316,8 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
     c.frame_size = cgosan::g_targets[index].frame_size;
     cgosan::RecordGoPointers(&c);
     c.entry_sp = entry_sp;
+    c.go_frames_known = false;
+    c.is_cgo_malloc = cgosan::g_targets[index].is_cgo_malloc;
     if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
         __atomic_load_n(&cgosan::g_record_recent, __ATOMIC_RELAXED)) {
       cgosan::RecordRecent(cs, c);

@@ -24,6 +24,11 @@ struct CgoCall {
   bool go_pointers_truncated;  // more Go pointers than kMaxGoPointers, or a frame too big
   uintptr_t go_pointers[kMaxGoPointers];
   uintptr_t entry_sp;  // the thunk's stack pointer on entry (for resynchronisation)
+  // The calling goroutine's frames (from runtime.cgocall up) as a depot id, captured by the
+  // first allocation stack that needs them: they do not change until the call returns.
+  mutable uint32_t go_frames;
+  mutable bool go_frames_known;
+  bool is_cgo_malloc;  // C.CString/C.CBytes/C.malloc (cgo's _Cmalloc)
 };
 
 // A cgo call that received Go pointers, as the retention audits need it after the fact:

@@ -58,8 +58,9 @@ void OnFaultSignal(int sig, siginfo_t* info, void* ucontext) {
     PoolFaultInfo explained = GuardedPool::ExplainFault(addr);
     if (explained.kind == PoolFaultInfo::kUseAfterFree ||
         explained.kind == PoolFaultInfo::kOverflow) {
-      if (!AcquireReportLock()) DieInsideCgosan(sig, info);
+      if (!AcquireReportLock(true)) DieInsideCgosan(sig, info);
       ReportPoolFault(explained, sig, info, ucontext);
+      if (!SignalTable::ProgramHasHandler(sig)) SayOtherFindingsWaiting();
       ReleaseReportLock();
       RememberReported(addr, pc, sig);
     }
@@ -71,6 +72,7 @@ void OnFaultSignal(int sig, siginfo_t* info, void* ucontext) {
     if (!AcquireReportLock()) DieInsideCgosan(sig, info);
     if (ExplainGoFault(addr, &explained)) {
       ReportGoFault(explained, sig, info, ucontext);
+      if (!SignalTable::ProgramHasHandler(sig)) SayOtherFindingsWaiting();
       ReleaseReportLock();
       RememberReported(addr, pc, sig);
     } else {

@@ -29,6 +29,7 @@ namespace {
 
 Finding g_finding;
 std::atomic<pid_t> g_report_owner{0};
+std::atomic<int> g_findings_waiting{0};
 
 }  // namespace
 
@@ -169,6 +170,7 @@ void DescribeForeignPointer(uintptr_t addr, TextBuffer* out) {
 
 [[noreturn]] void EndAfterFreeFinding() {
   SetFatalFindingReported();
+  SayOtherFindingsWaiting();
   ReleaseReportLock();
   if (IsGoProcess()) {
     // Go prints its own goroutine dump for SIGABRT and exits 2: the program's usual end.
@@ -183,18 +185,34 @@ void DescribeForeignPointer(uintptr_t addr, TextBuffer* out) {
 
 }  // namespace
 
-bool AcquireReportLock() {
+bool AcquireReportLock(bool finding) {
   pid_t self = CurrentTid();
+  bool counted = false;
   for (;;) {
     pid_t expected = 0;
     if (g_report_owner.compare_exchange_strong(expected, self)) break;
     if (expected == self) return false;
+    if (finding && !counted) {
+      g_findings_waiting.fetch_add(1);
+      counted = true;
+    }
     // Another thread is reporting and will end the process; wait for it without spinning hot.
     struct timespec ts = {0, 1000000};
     syscall(SYS_nanosleep, &ts, nullptr);
   }
+  if (counted) g_findings_waiting.fetch_sub(1);
   t_state.in_report = true;
   return true;
+}
+
+void SayOtherFindingsWaiting() {
+  int n = g_findings_waiting.load();
+  if (n <= 0) return;
+  InlineTextBuffer<200> line;
+  line.Append("note: ").Dec(n).Append(n == 1 ? " other thread" : " other threads");
+  line.Append(" hit a finding while this one was reported; the process ends here, so only ");
+  line.Append("this first finding is reported");
+  PrintLine(line.data());
 }
 
 void ReleaseReportLock() {
@@ -204,18 +222,9 @@ void ReleaseReportLock() {
 
 bool ThisThreadIsReporting() { return g_report_owner.load() == CurrentTid(); }
 
-StackId CaptureStackId() {
-  int depth = static_cast<int>(GetOptions().malloc_context_size);
-  if (depth <= 0) return 0;
-  uintptr_t pcs[StackDepot::kMaxDepth];
-  if (depth > StackDepot::kMaxDepth) depth = StackDepot::kMaxDepth;
-  int n = Unwinder::CaptureCurrent(pcs, depth);
-  return StackDepot::Put(pcs, n);
-}
-
 void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block, bool block_known,
                    uint64_t corrupt_offset) {
-  if (!AcquireReportLock()) _exit(static_cast<int>(GetOptions().exitcode));
+  if (!AcquireReportLock(true)) _exit(static_cast<int>(GetOptions().exitcode));
   uintptr_t addr = reinterpret_cast<uintptr_t>(ptr);
   static char detail_storage[512];
   TextBuffer detail(detail_storage, sizeof(detail_storage));

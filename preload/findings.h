@@ -12,9 +12,6 @@
 
 namespace cgosan {
 
-// The calling thread's stack as a depot id (malloc_context_size frames; 0 when off).
-StackId CaptureStackId();
-
 // A bad free()/realloc()/malloc_usable_size() argument. Returns only when a suppression
 // matched: the caller then ignores the call and the program goes on.
 void ReportBadFree(FreeVerdict verdict, const void* ptr, const HeapBlock& block,
@@ -42,9 +39,14 @@ struct MapArrayRecord;
 void DescribeMapArray(Finding* f, const MapArrayRecord& m);
 
 // Serializes reports. Acquire returns false when this very thread is already reporting
-// (a fault inside cgosan's own report code).
-bool AcquireReportLock();
+// (a fault inside cgosan's own report code). `finding`: the caller has a finding to report
+// (a fault, a bad free), counted while it waits so that the report that ends the process
+// can say it was not the only one.
+bool AcquireReportLock(bool finding = false);
 void ReleaseReportLock();
 bool ThisThreadIsReporting();
+// Called with the lock held by a report that ends the process: one line saying how many
+// other threads were waiting with a finding (nothing when none was).
+void SayOtherFindingsWaiting();
 
 }  // namespace cgosan

@@ -3,15 +3,19 @@
 // findings. Reentrancy: cgosan's own allocations (libunwind, dlopen, the demangler) reach
 // these functions too; they are served without stack or guard (depth > 0) or from the
 // report arena (during a report).
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
+
 #include "preload/cgo_calls.h"
 #include "preload/findings.h"
 #include "preload/process_state.h"
 #include "preload/report_arena.h"
+#include "preload/stack_capture.h"
 #include "preload/thread_state.h"
 #include "report/report_writer.h"
 #include "shadow/base/internal_mmap.h"
@@ -38,11 +42,18 @@ BlockOrigin CurrentOrigin() {
 }
 
 bool Sampled() {
-  return ++t_state.sample_counter % static_cast<uint64_t>(GetOptions().sample_rate) == 0;
+  // A countdown, not a modulo: this runs on every malloc and a division is not free.
+  if (t_state.sample_countdown == 0) t_state.sample_countdown = GetOptions().sample_rate;
+  return --t_state.sample_countdown == 0;
+}
+
+// guard=sampled follows GWP-ASan: a block that is not sampled is glibc's, untracked, and
+// costs the program one counter decrement. A passive process hands every block to glibc.
+bool UntrackedMode() {
+  return PreloadPassive() || GetOptions().guard_mode() == GuardMode::kSampled;
 }
 
 bool ShouldGuard(BlockOrigin origin) {
-  if (PreloadPassive()) return false;
   switch (GetOptions().guard_mode()) {
     case GuardMode::kAll:
       return true;
@@ -56,12 +67,27 @@ bool ShouldGuard(BlockOrigin origin) {
   return false;
 }
 
-// With guard=cgo, blocks of C code on its own (not in a cgo call, not guarded) keep a cheap
-// one-frame record (the caller of malloc/free) instead of a full trace.
-StackId StackFor(bool full, void* caller) {
-  if (full || GetOptions().guard_mode() != GuardMode::kCgo) return CaptureStackId();
-  uintptr_t pc = reinterpret_cast<uintptr_t>(caller);
-  return GetOptions().malloc_context_size > 0 ? StackDepot::Put(&pc, 1) : 0;
+// The allocation stack: full for guarded blocks; for the others, full where the block can
+// matter to a report about Go (allocated in a cgo call: its Go part is walked once per call)
+// and in C programs; with guard=cgo, C code's own blocks keep one frame.
+__attribute__((always_inline)) inline StackId AllocationStack(bool guarded, BlockOrigin origin,
+                                                              void* caller) {
+  if (guarded) return CaptureFullStack();
+  if (const CgoCall* call = CgoCalls::Current()) return CaptureStackUnderCgo(*call);
+  if (origin != BlockOrigin::kC || GetOptions().guard_mode() != GuardMode::kCgo) {
+    return CaptureFullStack();
+  }
+  return OneFrameStack(caller);
+}
+
+// The free stack: full for a guarded block, whose use after free a fault finds. Any other
+// block's free stack is only ever shown by a double-free report, which gets its top frame.
+__attribute__((always_inline)) inline StackId FreeStack(void* ptr, void* caller) {
+  if (GuardedPool::Contains(reinterpret_cast<uintptr_t>(ptr))) {
+    if (const CgoCall* call = CgoCalls::Current()) return CaptureStackUnderCgo(*call);
+    return CaptureFullStack();
+  }
+  return OneFrameStack(caller);
 }
 
 void SayFallbackOnce() {
@@ -73,7 +99,8 @@ void SayFallbackOnce() {
   }
 }
 
-void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
+__attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignment, bool zero,
+                                                     void* caller) {
   if (t_state.in_report) {
     void* p = ReportArena::Allocate(size, alignment);
     if (p && zero) memset(p, 0, size);
@@ -82,11 +109,14 @@ void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
   void* p;
   if (t_state.depth > 0 || !PreloadReady()) {
     p = CHeap::Allocate(size, alignment, zero, false, 0, 0);
+  } else if (PreloadPassive() ||
+             (GetOptions().guard_mode() == GuardMode::kSampled && !Sampled())) {
+    p = CHeap::AllocateUntracked(size, alignment, zero);
   } else {
     ReentrancyGuard guard;
     BlockOrigin origin = CurrentOrigin();
-    bool guarded = ShouldGuard(origin);
-    StackId stack = StackFor(guarded || origin != BlockOrigin::kC, caller);
+    bool guarded = GetOptions().guard_mode() == GuardMode::kSampled || ShouldGuard(origin);
+    StackId stack = AllocationStack(guarded, origin, caller);
     p = CHeap::Allocate(size, alignment, zero, guarded, stack, CurrentTid(), origin);
     if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
   }
@@ -95,8 +125,11 @@ void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
 }
 
 // Frees ptr (non-null). Returns normally only when the free was valid.
-void Free(void* ptr, void* caller) {
+__attribute__((always_inline)) inline void Free(void* ptr, void* caller) {
   if (ReportArena::Owns(ptr)) return;
+  if (UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr))) {
+    return __libc_free(ptr);
+  }
   HeapBlock block;
   bool known;
   uint64_t corrupt_offset = 0;
@@ -106,20 +139,19 @@ void Free(void* ptr, void* caller) {
     return;
   }
   ReentrancyGuard guard;
-  StackId stack = StackFor(!IsGoProcess() || CgoCalls::Current() != nullptr, caller);
+  StackId stack = FreeStack(ptr, caller);
   FreeVerdict verdict = CHeap::Free(ptr, stack, CurrentTid(), &block, &known, &corrupt_offset);
   if (verdict == FreeVerdict::kOk) return;
-  // Passive: whatever glibc does with a bad pointer is what the program would have seen.
-  if (PreloadPassive()) return __libc_free(ptr);
   ReportBadFree(verdict, ptr, block, known, corrupt_offset);
 }
 
 // The live block at ptr, or a finding (as free() would make) when ptr is not one.
 // *suppressed: the finding was suppressed, so the caller must ignore the call.
+// An untracked block (see UntrackedMode) is glibc's: the result is empty, as for unknown ones.
 HeapBlock LiveBlockOrReport(void* ptr, bool* suppressed = nullptr) {
   HeapBlock block;
   if (CHeap::FindLive(reinterpret_cast<uintptr_t>(ptr), &block)) return block;
-  if (t_state.depth > 0 || !PreloadReady() || PreloadPassive()) return HeapBlock();
+  if (t_state.depth > 0 || !PreloadReady() || UntrackedMode()) return HeapBlock();
   ReentrancyGuard guard;
   bool known;
   uint64_t corrupt_offset = 0;
@@ -164,7 +196,7 @@ CGOSAN_EXPORT void* realloc(void* ptr, size_t size) {
   HeapBlock old = LiveBlockOrReport(ptr, &suppressed);
   if (suppressed) return nullptr;  // ignored: the program keeps its (bad) pointer
   if (old.base == 0) {
-    // Unknown block (before attach, inside cgosan, or in a passive process): glibc decides.
+    // Unknown block (before attach, inside cgosan, untracked): glibc decides.
     return __libc_realloc(ptr, size);
   }
   void* p = Allocate(size, old.alignment > 16 ? old.alignment : 0, false, CALLER);
@@ -223,5 +255,17 @@ CGOSAN_EXPORT void* pvalloc(size_t size) {
 CGOSAN_EXPORT size_t malloc_usable_size(void* ptr) {
   if (!ptr) return 0;
   if (ReportArena::Owns(ptr)) return ReportArena::SizeOf(ptr);
+  if (UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr))) {
+    // glibc's own answer for its block (dlsym may allocate: that is served like any malloc).
+    // No function-local static: its guard would drag libstdc++'s exception pool in.
+    using UsableSizeFn = size_t (*)(void*);
+    static std::atomic<UsableSizeFn> libc_usable_size{nullptr};
+    UsableSizeFn fn = libc_usable_size.load(std::memory_order_acquire);
+    if (!fn) {
+      fn = reinterpret_cast<UsableSizeFn>(dlsym(RTLD_NEXT, "malloc_usable_size"));
+      libc_usable_size.store(fn, std::memory_order_release);
+    }
+    return fn ? fn(ptr) : 0;
+  }
   return LiveBlockOrReport(ptr).size;
 }

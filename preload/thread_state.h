@@ -16,7 +16,7 @@ struct ThreadState {
   bool in_report;
   bool in_go_runtime;  // inside runtime/cgo's own C code (x_cgo_thread_start)
   pid_t tid;
-  uint64_t sample_counter;
+  uint64_t sample_countdown;  // blocks until the next sampled one (0: start over)
 };
 
 extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));

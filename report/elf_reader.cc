@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@ int RawOpen(const char* path) {
 // Section headers are walked this many at a time: 1 KiB of stack (signal stacks are small).
 constexpr int kShdrBatch = 16;
 constexpr uint64_t kMaxSections = 1 << 16;
+constexpr size_t kWindowBytes = 64 << 10;
+constexpr size_t kWindowedReadMax = 4096;  // larger reads go to the file directly
 
 }  // namespace
 
@@ -74,6 +77,9 @@ bool ElfReader::Open(const char* path) {
 
 void ElfReader::Close() {
   if (fd_ >= 0) syscall(SYS_close, fd_);
+  if (window_) syscall(SYS_munmap, window_, kWindowBytes);
+  window_ = nullptr;
+  window_len_ = 0;
   fd_ = -1;
   size_ = 0;
   phnum_ = 0;
@@ -92,6 +98,24 @@ bool ElfReader::Read(uint64_t offset, void* buf, size_t n) const {
 
 size_t ElfReader::ReadUpTo(uint64_t offset, void* buf, size_t n) const {
   if (fd_ < 0 || offset >= size_) return 0;
+  if (n > size_ - offset) n = static_cast<size_t>(size_ - offset);
+  if (n > kWindowedReadMax) return ReadFromFile(offset, buf, n);
+  if (!window_) {
+    long p = syscall(SYS_mmap, nullptr, kWindowBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == -1) return ReadFromFile(offset, buf, n);
+    window_ = reinterpret_cast<char*>(p);
+  }
+  if (offset < window_offset_ || offset + n > window_offset_ + window_len_) {
+    window_offset_ = offset;
+    window_len_ = ReadFromFile(offset, window_, kWindowBytes);
+    if (n > window_len_) n = window_len_;
+  }
+  memcpy(buf, window_ + (offset - window_offset_), n);
+  return n;
+}
+
+size_t ElfReader::ReadFromFile(uint64_t offset, void* buf, size_t n) const {
   if (n > size_ - offset) n = static_cast<size_t>(size_ - offset);
   size_t done = 0;
   char* p = static_cast<char*>(buf);

@@ -59,6 +59,13 @@ class ElfReader {
   int phnum_ = 0;
   int shnum_ = 0;
   int shstrndx_ = -1;
+  // Small reads (a symbol, a name) are served from a window of the file read ahead in one
+  // pread: a symbol table walk would otherwise be two system calls per symbol. Mapped with a
+  // raw mmap on first use (no lock: readers also run in signal handlers), unmapped by Close.
+  mutable char* window_ = nullptr;
+  mutable uint64_t window_offset_ = 0;
+  mutable size_t window_len_ = 0;
+  size_t ReadFromFile(uint64_t offset, void* buf, size_t n) const;
 };
 
 }  // namespace cgosan

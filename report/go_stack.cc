@@ -221,6 +221,8 @@ int GoStack::ContinueFromCgoCall(uintptr_t* pcs, int n, int max) {
   return AppendCgoCallGoroutine(pcs, n, max);
 }
 
+bool GoStack::IsAsmcgocall(uintptr_t pc) { return g_asmcgocall.Contains(pc); }
+
 int GoStack::CaptureCgoCallGoroutine(uintptr_t* pcs, int max) {
   return AppendCgoCallGoroutine(pcs, 0, max);
 }

@@ -26,6 +26,8 @@ class GoStack {
   // If pcs[n-1] is inside runtime.asmcgocall, appends the goroutine's frames (runtime.cgocall,
   // the cgo stub, its Go callers) up to max. Returns the new count. Async-signal-safe.
   static int ContinueFromCgoCall(uintptr_t* pcs, int n, int max);
+  // Whether pc is inside runtime.asmcgocall: C frames that end there continue on a goroutine.
+  static bool IsAsmcgocall(uintptr_t pc);
   // On a thread inside a cgo call (on g0): the calling goroutine's frames alone, from
   // runtime.cgocall up. Async-signal-safe.
   static int CaptureCgoCallGoroutine(uintptr_t* pcs, int max);

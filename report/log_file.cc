@@ -38,6 +38,7 @@ char g_message_storage[kMaxPath + 512];
 
 std::atomic<uint64_t> g_unique_counter{0};
 std::atomic<bool> g_rename_disabled_for_testing{false};
+std::atomic<bool> g_log_path_warned{false};
 
 int SysErr(long r) { return r < 0 ? errno : 0; }
 
@@ -109,11 +110,26 @@ int CreateTempFile(int dirfd, pid_t pid, TextBuffer* name) {
   return -EEXIST;
 }
 
+// test_report_delay_ms (testing only): a pause with half the file written, so that a test
+// can kill the process in the middle of a report.
+void TestDelay() {
+  int64_t ms = GetOptions().test_report_delay_ms;
+  if (ms <= 0) return;
+  timespec ts = {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000};
+  while (syscall(SYS_nanosleep, &ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
 // Writes the whole file and makes it durable before anyone can see it under its final name.
 int FillTempFile(int fd, const char* data, size_t len) {
   // The umask must not make a finding readable by others or unreadable by its owner.
   syscall(SYS_fchmod, fd, 0600);
-  if (!RawWriteAll(fd, data, len)) return errno != 0 ? errno : EIO;
+  size_t half = GetOptions().test_report_delay_ms > 0 ? len / 2 : 0;
+  if (half > 0) {
+    if (!RawWriteAll(fd, data, half)) return errno != 0 ? errno : EIO;
+    TestDelay();
+  }
+  if (!RawWriteAll(fd, data + half, len - half)) return errno != 0 ? errno : EIO;
   if (syscall(SYS_fsync, fd) != 0 && errno != EINVAL && errno != EROFS) return errno;
   return 0;
 }
@@ -181,6 +197,8 @@ void SetRenameNoReplaceDisabledForTesting(bool disabled) {
   g_rename_disabled_for_testing.store(disabled);
 }
 
+void ResetLogPathWarningForTesting() { g_log_path_warned.store(false); }
+
 int WriteFindingFile(const char* log_path, const char* exe_name, pid_t pid, const char* data,
                      size_t len, TextBuffer* written) {
   int dirfd = OpenLogDirectory(log_path);
@@ -231,6 +249,11 @@ void WriteReport(const Finding& f) {
   TextBuffer text(g_text_storage, kTextCapacity);
   FormatTextReport(f, &text);
   RawWriteAll(2, text.data(), text.size());
+  if (GetOptions().test_report_fault != 0) {
+    // Testing only: a fault inside cgosan's own report code, as a bug in it would cause.
+    static volatile uintptr_t bad_address = 16;
+    *reinterpret_cast<volatile int*>(bad_address) = 0;
+  }
 
   const Options& options = GetOptions();
   if (options.log_path[0] != '\0') {
@@ -240,13 +263,14 @@ void WriteReport(const Finding& f) {
     int r = WriteFindingFile(options.log_path, process.exe_name, process.pid, json.data(),
                              json.size(), &written);
     TextBuffer msg(g_message_storage, sizeof(g_message_storage));
-    if (r < 0) {
+    if (r < 0 && !g_log_path_warned.exchange(true)) {
+      // Once: every later finding fails the same way, and the text report has them all.
       char scratch[32];
       msg.Append("WARNING: log_path '").Append(options.log_path).Append("' cannot be used (");
       msg.Append(LogPathErrorReason(-r, scratch, sizeof(scratch)));
-      msg.Append("); JSON finding not written");
+      msg.Append("); JSON findings not written (said once: the text reports have them all)");
       PrintLine(msg.data());
-    } else if (options.verbosity >= 1) {
+    } else if (r >= 0 && options.verbosity >= 1) {
       msg.Append("finding written to ").Append(written.data(), written.size());
       PrintLine(msg.data());
     }

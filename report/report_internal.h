@@ -66,6 +66,8 @@ int PublishNoReplace(int dirfd, const char* from, const char* to);
 
 // Tests force the link + unlink path with this.
 void SetRenameNoReplaceDisabledForTesting(bool disabled);
+// The log_path warning is said once per process; tests reset it.
+void ResetLogPathWarningForTesting();
 
 // Writes `data` into a new file of log_path named cgosan.<exe_name>.<pid>.<unique>.json.
 // On success returns 0 and the file's path (log_path/name) in *written; else -errno.

@@ -1,9 +1,16 @@
 // Suppressions implementation: a fixed table of rules in static storage.
 #include "report/suppressions.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstring>
 
+#include "report/report_internal.h"
 #include "shadow/base/raw_io.h"
 
 namespace cgosan {
@@ -115,9 +122,18 @@ bool Suppressions::Parse(const char* name, const char* text, size_t len, TextBuf
 }
 
 bool Suppressions::Load(const char* path, TextBuffer* error) {
-  ssize_t n = RawReadFile(path, g_file, sizeof(g_file));
+  // A directory opens and reads as nothing: it would silently suppress nothing.
+  struct stat st;
+  int err = syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0) != 0 ? errno
+            : S_ISREG(st.st_mode)                               ? 0
+                                                                : EISDIR;
+  ssize_t n = err == 0 ? RawReadFile(path, g_file, sizeof(g_file)) : -1;
   if (n < 0) {
-    error->Append(path).Append(": cannot read the suppressions file");
+    if (err == 0) err = errno;
+    char scratch[32];
+    error->Append(path).Append(": cannot read the suppressions file (");
+    error->Append(err == EISDIR ? "not a regular file" : LogPathErrorReason(err, scratch, sizeof(scratch)));
+    error->Char(')');
     return false;
   }
   if (static_cast<size_t>(n) == sizeof(g_file)) {

@@ -114,8 +114,11 @@ bool Unwinder::IsOwnPc(uintptr_t pc) {
                  g_own_end.load(std::memory_order_relaxed));
 }
 
-int Unwinder::CaptureCurrent(uintptr_t* pcs, int max_frames) {
-  if (!Ready() || max_frames <= 0) return 0;
+namespace {
+
+// Inlined into both captures: each is one frame of its own for libunwind to walk through.
+__attribute__((always_inline)) inline int CaptureCFrames(uintptr_t* pcs, int max_frames) {
+  if (!Unwinder::Ready() || max_frames <= 0) return 0;
   constexpr int kLocalCap = kMaxFramesPerStack + kOwnFrameSlack;
   void* raw[kLocalCap];
   int want = max_frames + kOwnFrameSlack;
@@ -133,7 +136,18 @@ int Unwinder::CaptureCurrent(uintptr_t* pcs, int max_frames) {
     if (pc == 0 || InRange(pc, own_begin, own_end)) continue;
     pcs[out++] = pc;
   }
+  return out;
+}
+
+}  // namespace
+
+int Unwinder::CaptureCurrent(uintptr_t* pcs, int max_frames) {
+  int out = CaptureCFrames(pcs, max_frames);
   return GoStack::ContinueFromCgoCall(pcs, out, max_frames);
+}
+
+int Unwinder::CaptureCurrentCFrames(uintptr_t* pcs, int max_frames) {
+  return CaptureCFrames(pcs, max_frames);
 }
 
 namespace {

@@ -32,6 +32,9 @@ class Unwinder {
   // libunwind's TLS with malloc (it was dlopened) and libunwind mmaps its trace cache. The
   // preload's reentrancy guard must serve those without capturing again.
   static int CaptureCurrent(uintptr_t* pcs, int max_frames);
+  // The same without the Go continuation: the C frames only, ending in runtime.asmcgocall
+  // when the thread is in a cgo call (see GoStack::IsAsmcgocall).
+  static int CaptureCurrentCFrames(uintptr_t* pcs, int max_frames);
 
   // The stack of the interrupted context `ucontext` (a signal handler's third argument),
   // starting at its pc. Async-signal-safe. Frames of cgosan's own module are dropped here

@@ -15,10 +15,14 @@ namespace cgosan {
 
 class BlockTable {
  public:
-  // Inserts or replaces the record for block.base.
-  static void Insert(const HeapBlock& block);
+  // Inserts or replaces the record for block.base. False when the table could not grow (its
+  // memory could not be mapped): the block is then not tracked.
+  static bool Insert(const HeapBlock& block);
   // Copies the record whose base is exactly `base` into *out.
   static bool Find(uintptr_t base, HeapBlock* out);
+  // Whether a record (live or freed) has this base. Without a lock when its shard is empty,
+  // the common case when only a few blocks are tracked.
+  static bool Contains(uintptr_t base);
   // Marks a live block freed (records the free stack). Returns the previous state through
   // *prior (copied, with its old state), false when base is unknown.
   static bool MarkFreed(uintptr_t base, StackId free_stack, pid_t free_tid, HeapBlock* prior);
@@ -34,8 +38,9 @@ class BlockTable {
   // The same walk in bounded steps, for the audits (no lock is held for longer than one
   // step): visits the live blocks of slots [*cursor, *cursor + max_slots) of one shard under
   // its lock (at most max_slots calls of fn) and advances *cursor; false once the shard's
-  // end is reached. A shard rehashed between two steps is walked on in its new table: a
-  // block may then be visited twice or not at all in this walk.
+  // end is reached. Between two steps the shard may change under the walk (an erase shifts
+  // entries back, a rehash moves them all): a block may then be visited twice or not at all
+  // in this walk.
   static int NumShards();
   static bool ForEachLiveStep(int shard, size_t* cursor, size_t max_slots, Visitor fn,
                               void* ctx);

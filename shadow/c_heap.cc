@@ -2,10 +2,13 @@
 // (glibc's __libc_* entry points: the real allocator, which never calls back into ours).
 #include "shadow/c_heap.h"
 
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 
 #include "shadow/block_table.h"
 #include "shadow/guarded_pool.h"
+#include "shadow/options.h"
 #include "shadow/quarantine.h"
 
 extern "C" {
@@ -18,7 +21,14 @@ void __libc_free(void* p);
 namespace cgosan {
 namespace {
 
-Quarantine g_unguarded_quarantine;
+// Freed unguarded blocks, one FIFO per group of threads (by tid) so that threads freeing at
+// once do not contend on one lock; each holds its share of the budget.
+constexpr int kQuarantineShards = 8;
+constexpr size_t kUnguardedQuarantineEntries = size_t{1} << 16;
+struct alignas(64) QuarantineShard {
+  Quarantine q;
+};
+QuarantineShard g_unguarded_quarantine[kQuarantineShards];
 bool g_configured = false;
 int g_fill_byte = -1;
 
@@ -26,7 +36,18 @@ void Fill(void* p, size_t size) {
   if (g_fill_byte >= 0) memset(p, g_fill_byte, size < kFillLimit ? size : kFillLimit);
 }
 
+// test_fail_malloc_after (testing only): the real allocator runs out after N blocks.
+bool InjectedFailure() {
+  static std::atomic<int64_t> allocations{0};
+  int64_t after = GetOptions().test_fail_malloc_after;
+  return after > 0 && allocations.fetch_add(1, std::memory_order_relaxed) >= after;
+}
+
 void* RealAllocate(size_t size, size_t alignment, bool zero) {
+  if (__builtin_expect(InjectedFailure(), 0)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
   if (alignment <= 16)
     return zero ? __libc_calloc(1, size ? size : 1) : __libc_malloc(size ? size : 1);
   void* p = __libc_memalign(alignment, size ? size : 1);
@@ -50,7 +71,10 @@ void CHeap::Configure(const CHeapConfig& config) {
     pool.left_aligned = config.guard_left;
     GuardedPool::Init(pool);
   }
-  g_unguarded_quarantine.Init(config.quarantine_bytes, size_t{1} << 20);
+  for (QuarantineShard& shard : g_unguarded_quarantine) {
+    shard.q.Init(config.unguarded_quarantine_bytes / kQuarantineShards,
+           kUnguardedQuarantineEntries / kQuarantineShards);
+  }
   g_fill_byte = config.fill_byte;
   g_configured = true;
 }
@@ -78,9 +102,21 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   b.alloc_tid = tid;
   b.alignment = static_cast<uint32_t>(alignment);
   b.origin = origin;
-  BlockTable::Insert(b);
+  if (!BlockTable::Insert(b)) {
+    // Out of memory for the table: an untracked block's free would look invalid, so the
+    // allocation fails instead, as it soon would without cgosan.
+    __libc_free(p);
+    errno = ENOMEM;
+    return nullptr;
+  }
   return p;
 }
+
+void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
+  return RealAllocate(size, alignment, zero);
+}
+
+bool CHeap::Tracks(uintptr_t ptr) { return GuardedPool::Contains(ptr) || BlockTable::Contains(ptr); }
 
 FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                         uint64_t* corrupt_offset) {
@@ -108,7 +144,8 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
   *block_known = true;
   if (block->state == BlockState::kFreed) return FreeVerdict::kDoubleFree;
   Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
-  int n = g_configured ? g_unguarded_quarantine.Push({addr, block->size}, evicted) : 0;
+  Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
+  int n = g_configured ? q.Push({addr, block->size}, evicted) : 0;
   if (!g_configured) ReleaseUnguarded(addr);
   for (int i = 0; i < n; ++i) ReleaseUnguarded(evicted[i].key);
   return FreeVerdict::kOk;
@@ -126,13 +163,13 @@ void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx
 
 void CHeap::LockAllForFork() {
   GuardedPool::LockAll();
-  g_unguarded_quarantine.Lock();
+  for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Lock();
   BlockTable::LockAll();
 }
 
 void CHeap::UnlockAllAfterFork() {
   BlockTable::UnlockAll();
-  g_unguarded_quarantine.Unlock();
+  for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Unlock();
   GuardedPool::UnlockAll();
 }
 

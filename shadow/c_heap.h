@@ -16,7 +16,8 @@ namespace cgosan {
 struct CHeapConfig {
   bool guard_enabled = false;  // reserve a guarded pool at all
   size_t guard_pool_bytes = size_t{1} << 30;
-  uint64_t quarantine_bytes = uint64_t{64} << 20;
+  uint64_t quarantine_bytes = uint64_t{64} << 20;            // guarded slots
+  uint64_t unguarded_quarantine_bytes = uint64_t{4} << 20;  // glibc's blocks
   size_t max_live_guarded = 8192;
   bool guard_left = false;
   // Fill the first kFillLimit bytes of new malloc (not calloc) blocks with this byte, so
@@ -41,6 +42,12 @@ class CHeap {
   // A block of `size` bytes; `guard` asks for a guarded slot (falls back to unguarded).
   static void* Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
                         pid_t tid, BlockOrigin origin = BlockOrigin::kUnknown);
+  // glibc's block, not tracked at all (guard=sampled's unsampled blocks, passive processes):
+  // no record, no fill, no quarantine. Release it with glibc's free.
+  static void* AllocateUntracked(size_t size, size_t alignment, bool zero);
+  // Whether ptr is a block the model knows (guarded, or recorded live or freed): the others
+  // came from AllocateUntracked or from before cgosan was ready, and belong to glibc.
+  static bool Tracks(uintptr_t ptr);
   static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                           uint64_t* corrupt_offset);
   // The live block starting exactly at ptr.

@@ -160,7 +160,8 @@ bool GuardedPool::Contains(uintptr_t addr) { return addr >= g_pool.base && addr 
 void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid,
                             BlockOrigin origin) {
   Pool& p = g_pool;
-  if (!p.enabled || alignment > p.page) return nullptr;
+  // No slot is larger than the pool; a size near SIZE_MAX must not wrap to a small footprint.
+  if (!p.enabled || alignment > p.page || size > p.end - p.base) return nullptr;
   if (alignment < 16) alignment = 16;
   size_t footprint = RoundUp(size ? size : 1, alignment);
   int k = ClassFor((footprint + p.page - 1) / p.page);

@@ -217,7 +217,7 @@ bool BlockSnapshot::Step(int64_t* held_ns) {
   if (shard_ < BlockTable::NumShards()) return true;
   std::sort(out_->begin(), out_->end(),
             [](const HeapBlock& a, const HeapBlock& b) { return a.base < b.base; });
-  // A shard rehashed between two steps can have shown a block twice.
+  // A shard that changed between two steps can have shown a block twice.
   size_t kept = 0;
   for (size_t i = 0; i < out_->size(); ++i) {
     if (kept == 0 || (*out_)[i].base != (*out_)[kept - 1].base) (*out_)[kept++] = (*out_)[i];

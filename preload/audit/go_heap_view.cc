@@ -277,13 +277,22 @@ bool GoHeapView::ForEachAllocatedObject(ObjectVisitor fn, void* ctx) {
       !SafeLoad(g_mheap + g_heap->mheap_allspans + 8, &len)) {
     return false;
   }
+  // A span has at most 8 KiB / 8 B = 1024 objects: its allocation bits fit in 128 bytes,
+  // read with one system call rather than one per object.
+  constexpr uint64_t kMaxBitBytes = 128;
+  uint8_t bits[kMaxBitBytes];
   for (uint64_t i = 0; i < len; ++i) {
     uintptr_t sp = 0;
     SpanFields s;
     if (!SafeLoad(spans + i * 8, &sp) || !sp || !ReadSpanAt(sp, &s)) continue;
     if (s.state != kGoSpanInUse || s.elemsize == 0) continue;
+    uint64_t bit_bytes = (s.nelems + 7) / 8;
+    bool bulk = s.freeindex < s.nelems && bit_bytes <= kMaxBitBytes && s.alloc_bits &&
+                SafeRead(s.alloc_bits, bits, bit_bytes) == bit_bytes;
     for (uint64_t k = 0; k < s.nelems; ++k) {
-      if (Allocated(s, k)) fn(s.start + k * s.elemsize, s.elemsize, ctx);
+      bool allocated = k < s.freeindex ||
+                       (bulk ? (bits[k / 8] >> (k % 8)) & 1 : Allocated(s, k));
+      if (allocated) fn(s.start + k * s.elemsize, s.elemsize, ctx);
     }
   }
   return true;

@@ -38,6 +38,14 @@ struct Range {
   uintptr_t begin = 0, end = 0;
 };
 
+constexpr size_t kRegionBits = size_t{1} << 16;
+constexpr int kRegionShift = 20;
+
+inline size_t RegionBit(uintptr_t addr) {
+  uint64_t r = (addr >> kRegionShift) * 0x9e3779b97f4a7c15ull;
+  return static_cast<size_t>(r >> (64 - 16));
+}
+
 uintptr_t g_own_stack_marks[kMaxOwnStacks];
 int g_num_own_stacks = 0;
 
@@ -52,6 +60,9 @@ struct LeakState {
   InternalVector<G0Stack> g0s;
   InternalVector<ModuleData> modules;
   InternalVector<HeapBlock> candidates;  // unreached in the first pass
+  // Which 1 MiB regions hold a block (hashed into kRegionBits bits): nearly every word
+  // scanned is not a pointer into the C heap, and this answers that without a search.
+  uint64_t regions[kRegionBits / 64] = {};
   // Initialized members throughout: constant-initialized, no dynamic initializer.
   InternalRange internal[kMaxInternalRanges] = {};
   uint8_t chunk[kChunkBytes] = {};
@@ -256,7 +267,25 @@ void CollectExcluded() {
 
 // --- marking -------------------------------------------------------------------------------
 
+void NoteBlockRegions() {
+  memset(g_leak.regions, 0, sizeof(g_leak.regions));
+  for (const HeapBlock& b : g_leak.blocks) {
+    uintptr_t first = b.base >> kRegionShift;
+    uintptr_t last = (b.base + (b.size ? b.size : 1) - 1) >> kRegionShift;
+    if (last - first >= kRegionBits) {  // a block of 64 GiB or more: every word may hit it
+      memset(g_leak.regions, 0xff, sizeof(g_leak.regions));
+      return;
+    }
+    for (uintptr_t r = first; r <= last; ++r) {
+      size_t bit = RegionBit(r << kRegionShift);
+      g_leak.regions[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
+  }
+}
+
 void MarkWord(uintptr_t w) {
+  size_t bit = RegionBit(w);
+  if (!((g_leak.regions[bit / 64] >> (bit % 64)) & 1)) return;
   const HeapBlock* b = CMemory::FindBlock(g_leak.blocks, w);
   if (!b) return;
   uint32_t i = static_cast<uint32_t>(b - g_leak.blocks.data());
@@ -270,6 +299,39 @@ void ScanWords(uintptr_t begin, uintptr_t end) {
                       [](uintptr_t, uintptr_t w) { MarkWord(w); });
 }
 
+// Roots are whole mappings, and most of a big one was never touched (the Go runtime's arena
+// index alone is 32 MiB of address space): /proc/self/pagemap says which pages were, present
+// or swapped out, and only those are read. Without pagemap everything is read.
+int g_pagemap_fd = -1;
+constexpr uint64_t kPagemapPresent = uint64_t{1} << 63;
+constexpr uint64_t kPagemapSwapped = uint64_t{1} << 62;
+constexpr size_t kPagemapBatch = 512;  // pages per read: 4 KiB of entries
+
+void ScanTouchedWords(uintptr_t begin, uintptr_t end) {
+  const uintptr_t page = PageSize();
+  if (g_pagemap_fd < 0 || end - begin < 16 * page) return ScanWords(begin, end);
+  uint64_t entries[kPagemapBatch];
+  uintptr_t at = begin;
+  while (at < end) {
+    uintptr_t first_page = at / page;
+    size_t want = (RoundUp(end, page) / page) - first_page;
+    if (want > kPagemapBatch) want = kPagemapBatch;
+    long got = syscall(SYS_pread64, g_pagemap_fd, entries, want * 8, first_page * 8);
+    if (got != static_cast<long>(want * 8)) return ScanWords(at, end);
+    uintptr_t run = 0;  // start of a run of touched pages, 0: none
+    for (size_t i = 0; i <= want; ++i) {
+      uintptr_t addr = (first_page + i) * page;
+      bool touched = i < want && (entries[i] & (kPagemapPresent | kPagemapSwapped));
+      if (touched && !run) run = addr < at ? at : addr;
+      if (!touched && run) {
+        ScanWords(run, addr < end ? addr : end);
+        run = 0;
+      }
+    }
+    at = (first_page + want) * page;
+  }
+}
+
 // A root minus the excluded ranges inside it.
 void ScanRoot(const Range& r) {
   const InternalVector<Range>& ex = g_leak.excluded;
@@ -280,15 +342,16 @@ void ScanRoot(const Range& r) {
       ex.data());
   uintptr_t at = r.begin;
   for (size_t i = lo; i < ex.size() && ex[i].begin < r.end && at < r.end; ++i) {
-    if (ex[i].begin > at) ScanWords(at, ex[i].begin);
+    if (ex[i].begin > at) ScanTouchedWords(at, ex[i].begin);
     if (ex[i].end > at) at = ex[i].end;
   }
-  if (at < r.end) ScanWords(at, r.end);
+  if (at < r.end) ScanTouchedWords(at, r.end);
 }
 
 // One full pass over a fresh snapshot: marks every block reachable from the roots.
 void MarkPass() {
   CMemory::SnapshotBlocks(&g_leak.blocks, false);
+  NoteBlockRegions();
   g_leak.marked.Clear();
   g_leak.marked.Reserve(g_leak.blocks.size());
   for (size_t i = 0; i < g_leak.blocks.size(); ++i) g_leak.marked.Push(0);
@@ -301,7 +364,11 @@ void MarkPass() {
   if (go_walked) GoRoots();
   MappingRoots(go_walked);
   CollectExcluded();
+  g_pagemap_fd = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
   for (const Range& r : g_leak.roots) ScanRoot(r);
+  if (g_pagemap_fd >= 0) syscall(SYS_close, g_pagemap_fd);
+  g_pagemap_fd = -1;
   while (g_leak.worklist.size() > 0) {
     uint32_t i = g_leak.worklist[g_leak.worklist.size() - 1];
     g_leak.worklist.Truncate(g_leak.worklist.size() - 1);

@@ -47,6 +47,12 @@ void* InternalMmap(size_t size) {
                     size);
 }
 
+void* InternalMmapPopulated(size_t size) {
+  return Registered(RawMmap(nullptr, size, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE),
+                    size);
+}
+
 void* InternalReserve(size_t size) {
   return Registered(RawMmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE),
                     size);

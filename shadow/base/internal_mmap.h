@@ -11,6 +11,8 @@ namespace cgosan {
 // Anonymous private read-write memory, MAP_NORESERVE: pages cost nothing until touched.
 // Returns nullptr on failure.
 void* InternalMmap(size_t size);
+// The same, with every page faulted in now (MAP_POPULATE): for tables written at once.
+void* InternalMmapPopulated(size_t size);
 // Anonymous PROT_NONE reservation.
 void* InternalReserve(size_t size);
 void InternalMunmap(void* p, size_t size);

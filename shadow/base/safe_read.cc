@@ -9,8 +9,20 @@
 
 namespace cgosan {
 
+namespace {
+// Cached: audits make thousands of reads. A forked child must call SafeReadAfterFork (the
+// runtime's own clone-then-exec children never read through here).
+pid_t g_pid = 0;
+}  // namespace
+
+void SafeReadAfterFork() { __atomic_store_n(&g_pid, 0, __ATOMIC_RELAXED); }
+
 size_t SafeRead(uintptr_t addr, void* out, size_t size) {
-  pid_t pid = RawGetPid();  // not cached: a forked child reads its own memory
+  pid_t pid = __atomic_load_n(&g_pid, __ATOMIC_RELAXED);
+  if (pid == 0) {
+    pid = RawGetPid();
+    __atomic_store_n(&g_pid, pid, __ATOMIC_RELAXED);
+  }
   size_t done = 0;
   while (done < size) {
     struct iovec local = {static_cast<char*>(out) + done, size - done};

@@ -12,6 +12,8 @@ namespace cgosan {
 // Copies up to size bytes from addr; returns the bytes copied (stops at the first
 // unreadable page), 0 when none.
 size_t SafeRead(uintptr_t addr, void* out, size_t size);
+// In a forked child (the pid SafeRead reads from is cached).
+void SafeReadAfterFork();
 
 // One word; false when it cannot be read.
 template <typename T>

@@ -44,6 +44,7 @@ C_FLAGS = ["-g", "-O0", "-fno-omit-frame-pointer", "-rdynamic"]
 C_EXTRA = {
     "mt_stress": ["-pthread"],
     "fork_exec": ["-pthread"],
+    "reliability": ["-pthread"],
     "symbol_resolution": ["-ldl", "-Wl,--no-as-needed", "-lgcc_s", "-Wl,--as-needed"],
     "cxx_exception": ["-std=c++17"],
 }

@@ -1,19 +1,8 @@
 #!/usr/bin/env python3
 """Go's own cgo test suite, run under `cgosan test` with every installed Go toolchain.
 
-The suite ships in each toolchain's source: misc/cgo/test in Go 1.19 (plus its testdata,
-which upstream's TestCrossPackageTests runs as a module "cgotest" of its own),
-src/cmd/cgo/internal/test from Go 1.21 on. Each is copied under
-<build>/go-cgo-suite/<version>/ and given a go.mod:
-
-  1.19   <copy>/misc/cgo/test, module "misc" (the suite's upstream module, so function
-         names in stack checks read "misc/cgo/test.f" as upstream expects), and
-         <copy>/cgotest, the testdata directory as module "cgotest" (as upstream does).
-  1.21+  <copy>/test, module "test": import paths "cmd/cgo/internal/test/X" are rewritten to
-         "test/X" (TestCallbackCallers strips "cmd/cgo/internal/" from function names and
-         expects "test.f"), and the two std-internal imports are replaced by small stub
-         packages in the copy: internal/testenv (Builder() is "": not a Go builder) and
-         internal/asan (Enabled is false: the copy is not built with -asan).
+The suite is copied out of each toolchain's source under <build>/go-cgo-suite/<version>/
+and given go.mod files by go_cgo_suite.py (shared with scripts/bench, which says how).
 
 Then, per toolchain: the copy must pass with plain `go test -short` (checked first, so a
 failure of the suite itself is not blamed on cgosan) and under
@@ -53,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import go_cgo_suite  # noqa: E402
 import go_toolchains  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,96 +61,8 @@ VERBOSE_LINE = re.compile(
 # True leaks of the suite's own test code (each explained in the file), suppressed.
 SUPPRESSIONS = Path(__file__).resolve().parent / "go_cgo_suite.supp"
 
-TESTENV_STUB = """\
-// Package testenv stands in for std's internal/testenv in cgosan's copy of the cgo suite.
-package testenv
-
-import "testing"
-
-// Builder is the name of the Go builder this runs on: none.
-func Builder() string { return "" }
-
-// SkipFlaky skips t, as upstream's does unless flaky tests are asked for.
-func SkipFlaky(t testing.TB, issue int) { t.Skipf("skipping known flaky test (issue %d)", issue) }
-"""
-
-ASAN_STUB = """\
-// Package asan stands in for std's internal/asan in cgosan's copy of the cgo suite.
-package asan
-
-// Enabled reports whether the program was built with -asan: the copy never is.
-const Enabled = false
-"""
-
-
-def suite_source(goroot):
-    """(layout, directory) of the toolchain's cgo suite, or None."""
-    goroot = Path(goroot)
-    new = goroot / "src" / "cmd" / "cgo" / "internal" / "test"
-    if new.is_dir():
-        return "cmd", new
-    for old in (goroot / "misc" / "cgo" / "test", goroot / "src" / ".." / "misc" / "cgo" / "test"):
-        if old.is_dir():
-            return "misc", old.resolve()
-    return None
-
-
-def go_directive(goroot, default):
-    mod = Path(goroot) / "src" / "cmd" / "go.mod"
-    if mod.is_file():
-        m = re.search(r"(?m)^go (\d+\.\d+)", mod.read_text())
-        if m:
-            return m.group(1)
-    return default
-
-
-def _copy(src, dst, ignore=None):
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst, ignore=ignore, symlinks=False)
-    for p in dst.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-
-
-def prepare(goroot, dest):
-    """Copies the suite of the toolchain at goroot under dest and gives it go.mod files.
-    Returns the module directories to run `go test` in (package pattern ./...)."""
-    layout, src = suite_source(goroot)
-    if layout == "misc":
-        mod = dest / "misc"
-        pkg = mod / "cgo" / "test"
-        pkg.parent.mkdir(parents=True, exist_ok=True)
-        _copy(src, pkg, ignore=shutil.ignore_patterns(
-            "testdata", "pkg_test.go", "overlaydir_test.go"))
-        (mod / "go.mod").write_text("module misc\n\ngo 1.18\n")
-        cross = dest / "cgotest"
-        _copy(src / "testdata", cross)
-        (cross / "go.mod").write_text("module cgotest\n")  # as TestCrossPackageTests
-        return [mod, cross]
-    mod = dest / "test"
-    _copy(src, mod)
-    (mod / "go.mod").write_text(f"module test\n\ngo {go_directive(goroot, '1.21')}\n")
-    for f in mod.rglob("*.go"):
-        text = f.read_text()
-        new = text.replace('"cmd/cgo/internal/test/', '"test/')
-        new = new.replace('"internal/testenv"', '"test/internal/testenv"')
-        new = new.replace('"internal/asan"', '"test/internal/asan"')
-        if new != text:
-            f.write_text(new)
-    for name, stub in (("testenv", TESTENV_STUB), ("asan", ASAN_STUB)):
-        d = mod / "internal" / name
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"{name}.go").write_text(stub)
-    return [mod]
-
-
 def suite_env(goroot, **extra):
-    env = go_toolchains.go_env(goroot, WORK / "cache")
-    env.update({"GO111MODULE": "on", "GOFLAGS": "-mod=mod"})
-    for k in ("CGOSAN_OPTIONS", "CGOSAN_NAMED_EXE", "GODEBUG"):
-        env.pop(k, None)
-    env.update(extra)
-    return env
+    return go_cgo_suite.suite_env(goroot, WORK / "cache", **extra)
 
 
 def run_go_test(argv, cwd, env):
@@ -178,12 +80,12 @@ class CgoSuite(unittest.TestCase):
     maxDiff = None
 
     def check_toolchain(self, version, goroot):
-        found = suite_source(goroot)
+        found = go_cgo_suite.suite_source(goroot)
         if found is None:
             self.skipTest(f"Go {version}: no cgo test suite in {goroot} "
                           "(install its -src package)")
         dest = WORK / version
-        mods = prepare(goroot, dest)
+        mods = go_cgo_suite.prepare(goroot, dest)
         go = go_toolchains.go_binary(goroot)
         for mod in mods:
             rel = mod.relative_to(WORK)

@@ -220,6 +220,39 @@ class Retention(CgosanTestCase):
 
         self.for_each_toolchain(check)
 
+    def test_leak_by_c_code_in_cgo_calls(self):
+        # Blocks C code allocates inside a cgo call: their stacks are the C frames plus the
+        # calling goroutine's frames, walked once per call (a stale Go part would name the
+        # previous call's caller).
+        def check(version, goroot):
+            prog = goheap.build_program(version, goroot, "leak_under_go")
+            with self.subTest(mode="freed by C"):
+                self.check_clean_args(prog, "ok")
+            with self.subTest(mode="dropped by C"):
+                plain = self.assertPlainOk(prog, "leak")
+                res = self.run_prog(prog, "leak")
+                self.assertExit(res, EXITCODE)
+                self.assertEqual(res.stdout, plain.stdout)
+                leaks = sorted((f for f in res.findings if f["kind"] == LEAK),
+                               key=lambda f: f["object"]["size"])
+                self.assertEqual([f["object"]["size"] for f in leaks], [21, 34], res.describe())
+                for f, cfunc, gofunc, mark in ((leaks[0], "leak_a", "main.first", "// LEAK_A"),
+                                               (leaks[1], "leak_b", "main.second", "// LEAK_B")):
+                    # The check is conservative: the last block's address may survive in a
+                    # dead stack slot or register of the call, so 9 of the 10 count too.
+                    size = f["object"]["size"]
+                    self.assertIn(f["leak"]["blocks"], (9, 10), self.dump(f))
+                    self.assertEqual(f["leak"]["bytes"], f["leak"]["blocks"] * size, self.dump(f))
+                    self.assertEqual(f["object"].get("origin"), "under-go", self.dump(f))
+                    names = functions(self.stack(f, "alloc"))
+                    self.assertIn(cfunc, names, self.dump(f))
+                    self.assertGoLineIn(f, "alloc", gofunc, "leak_under_go", mark)
+                    self.assertIn("main.main", names, self.dump(f))
+                    other = "main.second" if gofunc == "main.first" else "main.first"
+                    self.assertNotIn(other, names, self.dump(f))
+
+        self.for_each_toolchain(check)
+
     # --- options ------------------------------------------------------------------------------
 
     def test_suppressions_skip_findings_and_keep_the_status(self):

@@ -7,6 +7,8 @@
 #include <signal.h>
 
 #include <cstring>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "shadow/block_table.h"
@@ -171,6 +173,48 @@ TEST(BlockTableTest, ManyBlocksGrowAndShrink) {
   EXPECT_EQ(out.base, 0x100000u + 5 * 32);
   for (auto& b : blocks) ASSERT_TRUE(BlockTable::Erase(b.base));
   EXPECT_FALSE(BlockTable::Find(blocks[0].base, &out));
+}
+
+// Random inserts, replacements and erases against a std::map: deletion shifts entries back
+// (no tombstones), and a wrong shift would lose an entry or leave a stale one findable.
+size_t CountLive() {
+  size_t live = 0;
+  BlockTable::ForEachLive([](const HeapBlock&, void* n) { ++*static_cast<size_t*>(n); }, &live);
+  return live;
+}
+
+TEST(BlockTableTest, ChurnMatchesAReferenceMap) {
+  const size_t live_before = CountLive();  // blocks other tests left
+  std::mt19937_64 rng(42);
+  std::map<uintptr_t, uint64_t> reference;
+  for (int step = 0; step < 400000; ++step) {
+    // Few distinct addresses, so that chains collide, entries are reused and erased often.
+    uintptr_t base = 0x7f0000000000 + (rng() % 20000) * 48;
+    if (rng() % 3 == 0) {
+      EXPECT_EQ(BlockTable::Erase(base), reference.erase(base) == 1) << step;
+    } else {
+      HeapBlock b;
+      b.base = base;
+      b.size = step;
+      BlockTable::Insert(b);
+      reference[base] = step;
+    }
+    if (step % 1000 == 0) {
+      for (uintptr_t probe = 0x7f0000000000; probe < 0x7f0000000000 + 20000 * 48; probe += 48 * 37) {
+        HeapBlock out;
+        auto it = reference.find(probe);
+        ASSERT_EQ(BlockTable::Find(probe, &out), it != reference.end()) << step;
+        if (it != reference.end()) EXPECT_EQ(out.size, it->second);
+      }
+    }
+  }
+  EXPECT_EQ(CountLive() - live_before, reference.size());
+  for (auto& [base, size] : reference) {
+    HeapBlock out;
+    ASSERT_TRUE(BlockTable::Find(base, &out));
+    EXPECT_EQ(out.size, size);
+    ASSERT_TRUE(BlockTable::Erase(base));
+  }
 }
 
 // The audits' walk in bounded steps sees exactly the live blocks ForEachLive sees (freed

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,7 @@ class LogFileTest : public ::testing::Test {
 
   // Runs WriteReport on the example finding; returns what it printed on stderr.
   std::string Report() {
+    ResetLogPathWarningForTesting();
     auto f = MakeUseAfterFree();
     StderrCapture capture;
     WriteReport(*f);
@@ -202,7 +204,8 @@ TEST_F(LogFileTest, SymlinkedLogPathIsRefused) {
     SetLogPath(path);
     std::string err = Report();
     EXPECT_TRUE(HasLine(err, Prefix() + "WARNING: log_path '" + path +
-                                 "' cannot be used (it is a symlink); JSON finding not written"))
+                                 "' cannot be used (it is a symlink); JSON findings not written (said once: the "
+                                 "text reports have them all)"))
         << err;
     EXPECT_TRUE(HasLine(err, Prefix() + "SUMMARY: cgosan: heap-use-after-free main.c:8 in readkept"));
     EXPECT_TRUE(Entries(real).empty());
@@ -224,7 +227,8 @@ TEST_F(LogFileTest, PathUnderARegularFileIsNotADirectory) {
     SetLogPath(path);
     std::string err = Report();
     EXPECT_TRUE(HasLine(err, Prefix() + "WARNING: log_path '" + path +
-                                 "' cannot be used (not a directory); JSON finding not written"))
+                                 "' cannot be used (not a directory); JSON findings not written (said once: "
+                                 "the text reports have them all)"))
         << err;
     EXPECT_EQ(err.rfind(Prefix() + "ERROR: heap-use-after-free", 0), 0u);
   }
@@ -250,7 +254,37 @@ TEST_F(LogFileTest, ReadOnlyFileSystemIsReported) {
   EXPECT_NE(err.find("WARNING: log_path '/proc/self/cgosan-findings' cannot be used ("),
             std::string::npos)
       << err;
-  EXPECT_NE(err.find("); JSON finding not written"), std::string::npos);
+  EXPECT_NE(err.find("); JSON findings not written"), std::string::npos);
+}
+
+TEST_F(LogFileTest, AnUnusableLogPathIsSaidOnce) {
+  ScratchDir dir;
+  std::ofstream(dir.path() + "/regular") << "x";
+  SetLogPath(dir.path() + "/regular");
+  std::string first = Report();  // resets the once-flag first
+  auto f = MakeUseAfterFree();
+  StderrCapture capture;
+  WriteReport(*f);
+  std::string second = capture.Take();
+  EXPECT_NE(first.find("WARNING: log_path"), std::string::npos) << first;
+  EXPECT_EQ(second.find("WARNING"), std::string::npos) << second;
+  EXPECT_NE(second.find("SUMMARY: cgosan: heap-use-after-free"), std::string::npos) << second;
+}
+
+TEST_F(LogFileTest, TestDelaySplitsTheWriteButTheFileIsWhole) {
+  ScratchDir dir;
+  SetLogPath(dir.path());
+  MutableOptions().test_report_delay_ms = 50;
+  auto start = std::chrono::steady_clock::now();
+  Report();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  EXPECT_GE(ms, 50);
+  std::vector<std::string> names = Entries(dir.path());
+  ASSERT_EQ(names.size(), 1u);
+  auto doc = nlohmann::json::parse(Slurp(dir.path() + "/" + names[0]));
+  EXPECT_EQ(doc["kind"], "heap-use-after-free");
 }
 
 TEST_F(LogFileTest, ErrnoIsPreserved) {

@@ -80,7 +80,16 @@ TEST_F(SuppressionsTest, MissingFileIsAnError) {
   TextBuffer err(storage, sizeof(storage));
   EXPECT_FALSE(Suppressions::Load("/nonexistent/cgosan.supp", &err));
   EXPECT_EQ(std::string(err.data(), err.size()),
-            "/nonexistent/cgosan.supp: cannot read the suppressions file");
+            "/nonexistent/cgosan.supp: cannot read the suppressions file (no such file or "
+            "directory)");
+}
+
+TEST_F(SuppressionsTest, ADirectoryIsNotASuppressionsFile) {
+  static char storage[512];
+  TextBuffer err(storage, sizeof(storage));
+  EXPECT_FALSE(Suppressions::Load("/tmp", &err));
+  EXPECT_EQ(std::string(err.data(), err.size()),
+            "/tmp: cannot read the suppressions file (not a regular file)");
 }
 
 }  // namespace

@@ -1,0 +1,3 @@
+module cgosan.test/leak_under_go
+
+go 1.19
