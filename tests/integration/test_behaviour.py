@@ -7,7 +7,7 @@ runtime's signal machinery: net (the cgo resolver, GODEBUG=netdns=cgo, resolving
 plus a TCP echo over 127.0.0.1), user (os/user's cgo lookups: Current, Lookup, GroupIds),
 dlopen (a C library loaded with dlopen, no plugin), cxx (C++ that throws and catches),
 cthreads (threads created in C calling an exported Go function), notify (signal.Notify,
-SIGUSR1 and SIGHUP sent to itself, then an ignored SIGHUP), sigquit (SIGQUIT: Go's goroutine
+SIGUSR1 and SIGHUP sent to itself, then an ignored SIGHUP), sigquit (SIGQUIT sent to its own thread: Go's goroutine
 dump on stderr and exit 2, GOTRACEBACK unset), lockosthread (runtime.LockOSThread with cgo
 calls, the thread id checked), goroutines (10000 goroutines, a cgo call in every tenth).
 tests/programs/gotest/timeoutpkg is a test binary (go test -c) whose test outlives
@@ -184,7 +184,8 @@ class BehaviourIdentity(CgosanTestCase):
                     if mode == "sigquit":
                         self.check_same(version, [prog, mode], env, expect_code=2,
                                         expect_stdout=EXPECTED_STDOUT[mode],
-                                        expect_stderr=["SIGQUIT: quit\n", "main.parked("])
+                                        expect_stderr=["SIGQUIT: quit\n", "main.parked(",
+                                                       "syscall.Tgkill("])
                     else:
                         plain, _ = self.check_same(version, [prog, mode], env,
                                                    expect_stdout=EXPECTED_STDOUT[mode])

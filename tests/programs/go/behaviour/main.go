@@ -143,8 +143,12 @@ func modeNotify() {
 }
 
 // modeSigquit parks goroutines at known places, then sends itself SIGQUIT: Go prints its
-// goroutine dump to stderr and exits 2.
+// goroutine dump to stderr and exits 2. The signal goes to the sending thread (tgkill, the
+// goroutine locked to it), so the dump shows main in syscall.Tgkill in every run; a
+// process-directed kill lands on any thread, and main is then either still in the syscall
+// or already parked, run by run.
 func modeSigquit() {
+	runtime.LockOSThread()
 	var ready sync.WaitGroup
 	block := make(chan int)
 	for i := 0; i < 3; i++ {
@@ -155,7 +159,7 @@ func modeSigquit() {
 	time.Sleep(50 * time.Millisecond)
 	fmt.Println("sending SIGQUIT")
 	os.Stdout.Sync()
-	syscall.Kill(os.Getpid(), syscall.SIGQUIT)
+	syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGQUIT)
 	<-block
 }
 
