@@ -35,6 +35,7 @@ import harness  # noqa: E402
 import go_toolchains  # noqa: E402
 import test_go_matrix as matrix  # noqa: E402
 from harness import CgosanTestCase, compile_c  # noqa: E402
+from test_go_cgo_suite import VERBOSE_LINE  # noqa: E402  (cgosan's verbosity-1 lines)
 
 WRAPPER = harness.REPO / "scripts" / "cgosan"
 MIB = 1024  # ru_maxrss is in KiB
@@ -120,16 +121,21 @@ class Stress(CgosanTestCase):
             for mode, (args, expect) in GO_RUNS.items():
                 with self.subTest(go=version, mode=mode):
                     logs = harness.make_temp_dir()
-                    env = clean_env(CGOSAN_LIB=harness.lib_path(),
-                                    CGOSAN_OPTIONS="log_path=" + logs)
+                    # maps: at verbosity=1, so that the test sees the runtime hooks armed.
+                    opts = "log_path=" + logs + (":verbosity=1" if mode == "maps" else "")
+                    env = clean_env(CGOSAN_LIB=harness.lib_path(), CGOSAN_OPTIONS=opts)
                     rc, out, err, rss, secs = run_measured(
                         [WRAPPER, "run", "--", prog, mode] + args, env, GO_TIMEOUT)
                     print(f"  go {version} stress {mode}: {secs:.1f} s, peak RSS "
                           f"{rss / MIB:.1f} MiB", file=sys.stderr)
                     ctx = self.check(rc, out, err, logs, expect, f"go {version} {mode}")
                     said = [ln for ln in err.splitlines() if "cgosan" in ln
-                            and not ln.startswith("cgosan: not adding efence=1 to GODEBUG: Go 1.19")]
+                            and not ln.startswith("cgosan: not adding efence=1 to GODEBUG: Go 1.19")
+                            and not VERBOSE_LINE.match(ln)]
                     self.assertEqual(said, [], "cgosan said something" + ctx)
+                    if mode == "maps":
+                        self.assertRegex(err, r"(?m)^==\d+==cgosan: runtime hooks: .*"
+                                         r"(hashGrow|\(\*table\)\.grow)", ctx)
                     self.assertLess(rss, GO_RSS_MIB[mode] * MIB, f"peak RSS {rss} KiB" + ctx)
 
 
