@@ -198,6 +198,34 @@ class GoSanitizerPrograms(CgosanTestCase):
                         self.check_true_finding(prog, *TRUE_FINDINGS[name])
                     self.check_clean(version, [prog])
 
+    def test_asan1_fail_found(self):
+        """The other direction: asan1_fail.go (C returns a freed block, Go writes to it) is a
+        heap-use-after-free at asan1_fail.go:25, the location upstream's driver expects from
+        ASan. Its block is C's own, allocated during a cgo call, so it is guarded only with
+        guard=all (guard=cgo samples such blocks). asan2_fail.go (a Go write 0 bytes past a
+        20-byte C block that is never freed) lands in the block's alignment slack, which
+        cgosan checks only at free: not found, and not tested."""
+        for version, goroot in self.toolchains:
+            with self.subTest(go=version):
+                sdir = sanitizers_dir(goroot)
+                name = "asan1_fail.go"
+                prog = build(version, goroot, "asan1_fail",
+                             {name: (sdir / "testdata" / name).read_text()})
+                logs = harness.make_temp_dir()
+                env = {"CGOSAN_LIB": harness.lib_path(),
+                       "CGOSAN_OPTIONS": f"log_path={logs}:guard=all"}
+                res = run([str(WRAPPER), "run", "--", prog], preload=False, env=env,
+                          timeout=RUN_TIMEOUT)
+                res = harness.Result(res.argv, res.pid, res.returncode, res.stdout, res.stderr,
+                                     logs)
+                self.assertEqual(len(res.findings), 1, res.describe())
+                f = res.findings[0]
+                self.assertEqual(f["kind"], "heap-use-after-free", res.describe())
+                top = [fr for fr in f["stacks"]["access"] if fr.get("function") == "main.main"]
+                self.assertTrue(top, res.describe())
+                self.assertEqual((Path(top[0]["file"]).name, top[0]["line"]), (name, 25))
+                self.assertEqual(res.returncode, 2, res.describe())  # Go's fault exit
+
     @classmethod
     def tearDownClass(cls):
         print(f"  programs run under cgosan with zero findings: {cls.ran}", file=sys.stderr)
