@@ -110,6 +110,7 @@ void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
   CHeap::UnlockAllAfterFork();
+  Unwinder::AfterForkInChild();
   InternalMappingsResetAfterFork();
   Retention::AfterForkInChild();
   t_state.tid = 0;  // the child's only thread has a new tid
