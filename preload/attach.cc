@@ -114,6 +114,7 @@ void PrepareFork() { CHeap::LockAllForFork(); }
 void ParentAfterFork() { CHeap::UnlockAllAfterFork(); }
 void ChildAfterFork() {
   CHeap::UnlockAllAfterFork();
+  Unwinder::AfterForkInChild();
   InternalMappingsResetAfterFork();
   SafeReadAfterFork();
   Retention::AfterForkInChild();

@@ -32,6 +32,8 @@ struct LibUnwind {
   StepFn step = nullptr;
   GetRegFn get_reg = nullptr;
   BacktraceFn backtrace = nullptr;
+  SetCachingPolicyFn set_caching = nullptr;
+  unw_addr_space_t* local_as = nullptr;
 };
 
 LibUnwind g_unw;
@@ -73,9 +75,13 @@ bool LoadLibUnwind() {
   }
   // The default global cache takes a lock and calls sigprocmask on every unwind; the
   // per-thread cache does neither, which matters on every malloc and in signal handlers.
+  // (Debian's libunwind 1.6 is built without it and silently keeps the global cache; its
+  // unw_backtrace fast path, a per-thread trace cache, still takes no lock.)
   if (set_caching != nullptr && local_as != nullptr) {
     set_caching(*local_as, UNW_CACHE_PER_THREAD);
   }
+  unw.set_caching = set_caching;
+  unw.local_as = local_as;
   LoadedModuleRange(reinterpret_cast<const void*>(unw.backtrace), &g_unwind_begin, &g_unwind_end);
   g_unw = unw;
   return true;
@@ -102,6 +108,15 @@ bool Unwinder::Init() {
 }
 
 bool Unwinder::Ready() { return g_ready.load(std::memory_order_acquire); }
+
+void Unwinder::AfterForkInChild() {
+  // Another thread of the parent may have been inside libunwind's slow path at fork, holding
+  // the global cache's mutex: the child's first unwind would wait on it for ever. Without a
+  // cache that lock is never taken (the trace cache of unw_backtrace takes none).
+  if (Ready() && g_unw.set_caching != nullptr && g_unw.local_as != nullptr) {
+    g_unw.set_caching(*g_unw.local_as, UNW_CACHE_NONE);
+  }
+}
 
 void Unwinder::SetOwnModuleRange(uintptr_t begin, uintptr_t end) {
   g_own_overridden.store(true, std::memory_order_relaxed);

@@ -25,6 +25,9 @@ class Unwinder {
   // first call has finished.
   static bool Init();
   static bool Ready();
+  // In the child of fork (pthread_atfork child handler): stop using libunwind's global
+  // cache, whose lock another parent thread may have held at fork.
+  static void AfterForkInChild();
 
   // The caller's stack, innermost first, without frames of cgosan's own module.
   // Safe to call from malloc/free (libunwind's per-thread cache, no locks held by cgosan),

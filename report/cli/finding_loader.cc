@@ -45,8 +45,9 @@ void LoadFile(const std::string& path, std::ostream& err, LoadResult* r) {
   nlohmann::ordered_json doc;
   try {
     doc = nlohmann::ordered_json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() says where the text stops being JSON (a truncated file: at its end).
+  } catch (const nlohmann::json::exception& e) {
+    // e.what() says where the text stops being JSON (a truncated file: at its end). Not
+    // only parse_error: a number too large for a double (1e8920) is out_of_range.
     Skip(err, path, std::string("malformed JSON: ") + e.what(), r);
     return;
   }

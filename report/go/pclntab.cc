@@ -196,6 +196,13 @@ const char* Pclntab::FuncName(const GoFuncInfo& f) const {
   return StringAt(funcname_off_ + static_cast<uint64_t>(f.name_off));
 }
 
+// value + the zig-zag decoded delta uv, wrapping as Go's int32 arithmetic does (a corrupt
+// table must not make it undefined behaviour).
+static int32_t AddZigZag(int32_t value, uint32_t uv) {
+  uint32_t delta = (0u - (uv & 1)) ^ (uv >> 1);
+  return static_cast<int32_t>(static_cast<uint32_t>(value) + delta);
+}
+
 // Go's pcvalue: a sequence of (zig-zag value delta, pc delta) varint pairs starting at the
 // entry with value -1; the value at target is the one in force when pc first exceeds it.
 int32_t Pclntab::PcValue(const GoFuncInfo& f, uint32_t table, uintptr_t target) const {
@@ -215,7 +222,7 @@ int32_t Pclntab::PcValue(const GoFuncInfo& f, uint32_t table, uintptr_t target) 
     }
     if (uv == 0 && !first) return -1;  // end of table: target is past the function
     first = false;
-    val += static_cast<int32_t>(-(uv & 1) ^ (uv >> 1));
+    val = AddZigZag(val, uv);
     for (int shift = 0;; shift += 7) {
       if (p >= size_ || shift > 28) return -1;
       uint8_t b = base_[p++];
@@ -242,7 +249,7 @@ bool Pclntab::NextPcValueRun(const GoFuncInfo& f, uint32_t table, PcValueRun* ru
     if ((b & 0x80) == 0) break;
   }
   if (uv == 0 && !first) return false;  // end of table
-  val += static_cast<int32_t>(-(uv & 1) ^ (uv >> 1));
+  val = AddZigZag(val, uv);
   for (int shift = 0;; shift += 7) {
     if (p >= size_ || shift > 28) return false;
     uint8_t b = base_[p++];

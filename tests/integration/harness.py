@@ -16,6 +16,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -227,6 +228,9 @@ class Result:
 
 def _no_core_dumps():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # A process group of its own, so that a timeout kills the children it forked too: a
+    # child left hanging would keep stdout open and the test waiting for ever.
+    os.setpgid(0, 0)
 
 
 def run(argv, preload=True, options=None, log=True, timeout=120, env=None, cwd=None,
@@ -260,7 +264,10 @@ def run(argv, preload=True, options=None, log=True, timeout=120, env=None, cwd=N
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            proc.kill()
         out, err = proc.communicate()
         raise AssertionError(f"timeout after {timeout}s: {argv}\nstdout:\n"
                              f"{out.decode(errors='replace')[-2000:]}\nstderr:\n"

@@ -331,6 +331,21 @@ class RobustnessTest(unittest.TestCase):
             for n in (0, 1, 100, len(text) // 2, len(text) - 2):
                 self.assertIn(f"cut{n:05d}.json: skipped: ", r.stderr)
 
+    def test_number_out_of_range_is_named_and_skipped(self):
+        """A number JSON allows but a double cannot hold (1e8920; found by fuzz.report_json)
+        makes the file malformed, never an uncaught exception."""
+        src = HERE / FINDINGS / "ci-2"
+        text = next(src.glob("cgosan.leak_cstring.*.json")).read_text()
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "huge.json").write_text(text.replace('"pid":', '"pid": 1e8920, "x":', 1))
+            shutil.copy(next(src.glob("cgosan.retain_global.*.json")), Path(d, "whole.json"))
+            r = report("--format=json", d)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual([x["kind"] for x in json.loads(r.stdout)], ["go-pointer-retained"])
+            lines = r.stderr.splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn("huge.json: skipped: malformed JSON", lines[0])
+
     def test_members_of_unexpected_types_do_not_crash(self):
         """A file that passes as a finding (schema, kind, signature) but whose other members
         have the wrong types still renders in every format."""

@@ -1,6 +1,8 @@
-// Multi-threaded malloc/free/realloc/calloc/posix_memalign stress: 8 threads x N operations
-// (argv[1], default 200000) on mixed sizes, checking that every block keeps its contents.
+// Multi-threaded malloc/free/realloc/calloc/posix_memalign/memalign/aligned_alloc stress:
+// 8 threads x N operations (argv[1], default 200000) on mixed sizes, checking that every
+// block keeps its contents and alignment.
 // Prints "OK <threads> <ops>"; any corruption prints FAIL and exits 1.
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -62,7 +64,7 @@ static void* worker(void* arg) {
     unsigned char tag = (unsigned char)(r >> 56);
     if (s->p == NULL) {
       size_t n = pick_size(r >> 6);
-      switch ((r >> 3) % 4) {
+      switch ((r >> 3) % 6) {
         case 0: s->p = (unsigned char*)calloc(1, n ? n : 1); n = n ? n : 1;
           for (size_t i = 0; i < n; i++) if (s->p[i]) bad++;
           break;
@@ -71,6 +73,18 @@ static void* worker(void* arg) {
           if (posix_memalign(&v, 64, n) != 0) bad++;
           if (((uintptr_t)v & 63) != 0) bad++;
           s->p = (unsigned char*)v;
+          break;
+        }
+        case 2: {
+          size_t align = (size_t)16 << ((r >> 20) % 9);  // 16 .. 4096
+          s->p = (unsigned char*)memalign(align, n);
+          if (((uintptr_t)s->p & (align - 1)) != 0) bad++;
+          break;
+        }
+        case 3: {
+          size_t align = (size_t)32 << ((r >> 20) % 4);  // 32 .. 256
+          s->p = (unsigned char*)aligned_alloc(align, (n + align - 1) / align * align);
+          if (((uintptr_t)s->p & (align - 1)) != 0) bad++;
           break;
         }
         default: s->p = (unsigned char*)malloc(n); break;

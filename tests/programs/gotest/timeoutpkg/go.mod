@@ -1,0 +1,3 @@
+module timeoutpkg
+
+go 1.19
