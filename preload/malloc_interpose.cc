@@ -107,8 +107,13 @@ __attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignme
     return p;
   }
   void* p;
-  if (t_state.depth > 0 || !PreloadReady()) {
+  if (!PreloadReady()) {
     p = CHeap::Allocate(size, alignment, zero, false, 0, 0);
+  } else if (t_state.depth > 0) {
+    // cgosan's own blocks (libunwind's caches, ...): tracked only where every block is, so
+    // that in guard=sampled the regions of the program's threads hold no record at all.
+    p = UntrackedMode() ? CHeap::AllocateUntracked(size, alignment, zero)
+                        : CHeap::Allocate(size, alignment, zero, false, 0, 0);
   } else if (PreloadPassive() ||
              (GetOptions().guard_mode() == GuardMode::kSampled && !Sampled())) {
     p = CHeap::AllocateUntracked(size, alignment, zero);

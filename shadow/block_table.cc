@@ -63,6 +63,18 @@ struct alignas(64) Shard {
 
 Shard g_shards[kShards];
 
+// Records per 1 MiB region of address space (hashed): Contains answers "no" for most
+// addresses without touching a shard, whose lock line other threads keep writing. That is
+// the whole cost of a free in guard=sampled, where nearly every block is untracked.
+constexpr int kRegionShift = 20;
+constexpr int kRegionHashBits = 16;
+std::atomic<uint32_t> g_region_records[size_t{1} << kRegionHashBits];
+
+inline std::atomic<uint32_t>& RegionOf(uintptr_t base) {
+  uint64_t h = (base >> kRegionShift) * 0x9e3779b97f4a7c15ull;
+  return g_region_records[h >> (64 - kRegionHashBits)];
+}
+
 inline uint64_t Mix(uintptr_t p) {
   uint64_t h = p >> 4;
   h ^= h >> 33;
@@ -108,6 +120,7 @@ bool Grow(Shard& s) {
 
 // Empties slot i, moving back each following entry whose probe sequence passes over it.
 void RemoveAt(Shard& s, size_t i) {
+  RegionOf(s.slots[i].base).fetch_sub(1, std::memory_order_relaxed);
   size_t mask = s.capacity - 1;
   for (size_t j = (i + 1) & mask; s.slots[j].base != kEmpty; j = (j + 1) & mask) {
     size_t home = Home(s, s.slots[j].base);
@@ -131,7 +144,10 @@ bool BlockTable::Insert(const HeapBlock& block) {
   bool found;
   size_t at = Probe(s, block.base, &found);
   s.slots[at] = Pack(block);
-  if (!found) __atomic_store_n(&s.live, s.live + 1, __ATOMIC_RELAXED);
+  if (!found) {
+    __atomic_store_n(&s.live, s.live + 1, __ATOMIC_RELAXED);
+    RegionOf(block.base).fetch_add(1, std::memory_order_relaxed);
+  }
   return true;
 }
 
@@ -148,8 +164,8 @@ bool BlockTable::Find(uintptr_t base, HeapBlock* out) {
 
 bool BlockTable::Contains(uintptr_t base) {
   if (base == kEmpty) return false;
+  if (RegionOf(base).load(std::memory_order_relaxed) == 0) return false;
   Shard& s = ShardFor(base);
-  if (__atomic_load_n(&s.live, __ATOMIC_RELAXED) == 0) return false;
   SpinLockGuard guard(s.lock);
   bool found;
   return s.capacity && (Probe(s, base, &found), found);

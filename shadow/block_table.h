@@ -20,8 +20,9 @@ class BlockTable {
   static bool Insert(const HeapBlock& block);
   // Copies the record whose base is exactly `base` into *out.
   static bool Find(uintptr_t base, HeapBlock* out);
-  // Whether a record (live or freed) has this base. Without a lock when its shard is empty,
-  // the common case when only a few blocks are tracked.
+  // Whether a record (live or freed) has this base. Without a lock, from a count of records
+  // per address region, when no record lies near it (the common case when few blocks are
+  // tracked, as in guard=sampled).
   static bool Contains(uintptr_t base);
   // Marks a live block freed (records the free stack). Returns the previous state through
   // *prior (copied, with its old state), false when base is unknown.
