@@ -131,7 +131,7 @@ void RemoveAt(Shard& s, size_t i) {
     }
   }
   s.slots[i].base = kEmpty;
-  __atomic_store_n(&s.live, s.live - 1, __ATOMIC_RELAXED);
+  --s.live;
 }
 
 }  // namespace
@@ -145,7 +145,7 @@ bool BlockTable::Insert(const HeapBlock& block) {
   size_t at = Probe(s, block.base, &found);
   s.slots[at] = Pack(block);
   if (!found) {
-    __atomic_store_n(&s.live, s.live + 1, __ATOMIC_RELAXED);
+    ++s.live;
     RegionOf(block.base).fetch_add(1, std::memory_order_relaxed);
   }
   return true;

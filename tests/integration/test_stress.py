@@ -42,10 +42,10 @@ MIB = 1024  # ru_maxrss is in KiB
 
 # Peak RSS bounds (MiB), about twice what was measured on the 2-core VM (2026-12-02):
 # C stress 22 MiB (guard=all: freed blocks wait in guarded slots); cgocalls 26-32, maps
-# 38-61, fork 191-212 (the 64 MiB quarantine fills with the C allocator threads' 1-9 KiB
-# blocks: peak RSS is about 2.5 x quarantine_mb there, 73 MiB with quarantine_mb=16).
+# 38-61; fork 191-212 while unguarded freed blocks shared quarantine_mb (64 MiB), 12-13 since
+# they have their own 4 MiB (quarantine_unguarded_mb).
 C_STRESS_RSS_MIB = 128
-GO_RSS_MIB = {"cgocalls": 128, "maps": 192, "fork": 400}
+GO_RSS_MIB = {"cgocalls": 128, "maps": 192, "fork": 64}
 C_STRESS_OPS = 1000000
 C_STRESS_TIMEOUT = 2400  # about 4 minutes now on 2 cores; the allocator fast path is being sped up
 GO_TIMEOUT = 600
