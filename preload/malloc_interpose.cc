@@ -53,18 +53,31 @@ bool UntrackedMode() {
   return PreloadPassive() || GetOptions().guard_mode() == GuardMode::kSampled;
 }
 
-bool ShouldGuard(BlockOrigin origin) {
-  switch (GetOptions().guard_mode()) {
+// Whether ptr is glibc's own block, one cgosan does not track (see UntrackedMode).
+bool GlibcOwned(void* ptr) {
+  return UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr));
+}
+
+enum class Placement { kUntracked, kTracked, kGuarded };
+
+// Where a new block of the program goes, sampling at most once. *origin is set for the
+// tracked and guarded ones (the untracked never need it, and it costs a few loads).
+Placement PlaceBlock(BlockOrigin* origin) {
+  if (PreloadPassive()) return Placement::kUntracked;
+  GuardMode mode = GetOptions().guard_mode();
+  if (mode == GuardMode::kSampled && !Sampled()) return Placement::kUntracked;
+  *origin = CurrentOrigin();
+  switch (mode) {
     case GuardMode::kAll:
-      return true;
-    case GuardMode::kSampled:
-      return Sampled();
+    case GuardMode::kSampled:  // sampled above
+      return Placement::kGuarded;
     case GuardMode::kNone:
-      return false;
+      return Placement::kTracked;
     case GuardMode::kCgo:
-      return origin == BlockOrigin::kForGo || Sampled();
+      return *origin == BlockOrigin::kForGo || Sampled() ? Placement::kGuarded
+                                                         : Placement::kTracked;
   }
-  return false;
+  return Placement::kTracked;
 }
 
 // The allocation stack: full for guarded blocks; for the others, full where the block can
@@ -114,16 +127,18 @@ __attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignme
     // that in guard=sampled the regions of the program's threads hold no record at all.
     p = UntrackedMode() ? CHeap::AllocateUntracked(size, alignment, zero)
                         : CHeap::Allocate(size, alignment, zero, false, 0, 0);
-  } else if (PreloadPassive() ||
-             (GetOptions().guard_mode() == GuardMode::kSampled && !Sampled())) {
-    p = CHeap::AllocateUntracked(size, alignment, zero);
   } else {
-    ReentrancyGuard guard;
-    BlockOrigin origin = CurrentOrigin();
-    bool guarded = GetOptions().guard_mode() == GuardMode::kSampled || ShouldGuard(origin);
-    StackId stack = AllocationStack(guarded, origin, caller);
-    p = CHeap::Allocate(size, alignment, zero, guarded, stack, CurrentTid(), origin);
-    if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
+    BlockOrigin origin = BlockOrigin::kUnknown;
+    Placement place = PlaceBlock(&origin);
+    if (place == Placement::kUntracked) {
+      p = CHeap::AllocateUntracked(size, alignment, zero);
+    } else {
+      ReentrancyGuard guard;
+      bool guarded = place == Placement::kGuarded;
+      StackId stack = AllocationStack(guarded, origin, caller);
+      p = CHeap::Allocate(size, alignment, zero, guarded, stack, CurrentTid(), origin);
+      if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
+    }
   }
   if (!p) errno = ENOMEM;
   return p;
@@ -132,9 +147,7 @@ __attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignme
 // Frees ptr (non-null). Returns normally only when the free was valid.
 __attribute__((always_inline)) inline void Free(void* ptr, void* caller) {
   if (ReportArena::Owns(ptr)) return;
-  if (UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr))) {
-    return __libc_free(ptr);
-  }
+  if (GlibcOwned(ptr)) return __libc_free(ptr);
   HeapBlock block;
   bool known;
   uint64_t corrupt_offset = 0;
@@ -260,7 +273,7 @@ CGOSAN_EXPORT void* pvalloc(size_t size) {
 CGOSAN_EXPORT size_t malloc_usable_size(void* ptr) {
   if (!ptr) return 0;
   if (ReportArena::Owns(ptr)) return ReportArena::SizeOf(ptr);
-  if (UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr))) {
+  if (GlibcOwned(ptr)) {
     // glibc's own answer for its block (dlsym may allocate: that is served like any malloc).
     // No function-local static: its guard would drag libstdc++'s exception pool in.
     using UsableSizeFn = size_t (*)(void*);

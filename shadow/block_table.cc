@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "shadow/base/address_region.h"
 #include "shadow/base/internal_mmap.h"
 
 namespace cgosan {
@@ -66,13 +67,11 @@ Shard g_shards[kShards];
 // Records per 1 MiB region of address space (hashed): Contains answers "no" for most
 // addresses without touching a shard, whose lock line other threads keep writing. That is
 // the whole cost of a free in guard=sampled, where nearly every block is untracked.
-constexpr int kRegionShift = 20;
 constexpr int kRegionHashBits = 16;
 std::atomic<uint32_t> g_region_records[size_t{1} << kRegionHashBits];
 
 inline std::atomic<uint32_t>& RegionOf(uintptr_t base) {
-  uint64_t h = (base >> kRegionShift) * 0x9e3779b97f4a7c15ull;
-  return g_region_records[h >> (64 - kRegionHashBits)];
+  return g_region_records[AddressRegionHash(base, kRegionHashBits)];
 }
 
 inline uint64_t Mix(uintptr_t p) {

@@ -18,6 +18,7 @@
 #include "preload/thread_state.h"
 #include "report/go/heap_layout.h"
 #include "report/symbolizer.h"
+#include "shadow/base/address_region.h"
 #include "shadow/base/internal_mmap.h"
 #include "shadow/base/raw_io.h"
 #include "shadow/base/safe_read.h"
@@ -38,13 +39,10 @@ struct Range {
   uintptr_t begin = 0, end = 0;
 };
 
-constexpr size_t kRegionBits = size_t{1} << 16;
-constexpr int kRegionShift = 20;
+constexpr int kRegionHashBits = 16;
+constexpr size_t kRegionBits = size_t{1} << kRegionHashBits;
 
-inline size_t RegionBit(uintptr_t addr) {
-  uint64_t r = (addr >> kRegionShift) * 0x9e3779b97f4a7c15ull;
-  return static_cast<size_t>(r >> (64 - 16));
-}
+inline size_t RegionBit(uintptr_t addr) { return AddressRegionHash(addr, kRegionHashBits); }
 
 uintptr_t g_own_stack_marks[kMaxOwnStacks];
 int g_num_own_stacks = 0;
@@ -270,14 +268,14 @@ void CollectExcluded() {
 void NoteBlockRegions() {
   memset(g_leak.regions, 0, sizeof(g_leak.regions));
   for (const HeapBlock& b : g_leak.blocks) {
-    uintptr_t first = b.base >> kRegionShift;
-    uintptr_t last = (b.base + (b.size ? b.size : 1) - 1) >> kRegionShift;
+    uintptr_t first = b.base >> kAddressRegionShift;
+    uintptr_t last = (b.base + (b.size ? b.size : 1) - 1) >> kAddressRegionShift;
     if (last - first >= kRegionBits) {  // a block of 64 GiB or more: every word may hit it
       memset(g_leak.regions, 0xff, sizeof(g_leak.regions));
       return;
     }
     for (uintptr_t r = first; r <= last; ++r) {
-      size_t bit = RegionBit(r << kRegionShift);
+      size_t bit = RegionBit(r << kAddressRegionShift);
       g_leak.regions[bit / 64] |= uint64_t{1} << (bit % 64);
     }
   }

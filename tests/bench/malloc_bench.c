@@ -8,29 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "random_sizes.h"
+
 enum { kSlots = 1024, kMaxThreads = 64 };
 
 static long g_iterations = 200000;
-
-static uint64_t next_random(uint64_t* state) {  // xorshift64
-  uint64_t x = *state;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return *state = x;
-}
-
-// 16 B .. 64 KiB, each power of two half as likely as the one below it.
-static size_t random_size(uint64_t* state) {
-  uint64_t r = next_random(state);
-  int shift = 4;
-  while (shift < 16 && (r & 1)) {
-    shift++;
-    r >>= 1;
-  }
-  size_t lo = (size_t)1 << shift;
-  return lo + (size_t)((r >> 8) % lo);
-}
 
 static void* worker(void* arg) {
   uint64_t state = 0x9e3779b97f4a7c15ull * ((uintptr_t)arg + 1);
@@ -41,7 +23,6 @@ static void* worker(void* arg) {
     if (slots[s]) checksum += slots[s][0];
     free(slots[s]);
     size_t n = random_size(&state);
-    if (n > 65536) n = 65536;
     slots[s] = malloc(n);
     if (!slots[s]) abort();
     slots[s][0] = (unsigned char)i;

@@ -7,8 +7,11 @@
 package main
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/..
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "random_sizes.h"
 
 typedef struct {
 	uint64_t state;
@@ -16,26 +19,6 @@ typedef struct {
 	int nslots;
 	unsigned long checksum;
 } ring;
-
-static uint64_t next_random(uint64_t *state) {
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
-
-static size_t random_size(uint64_t *state) {
-	uint64_t r = next_random(state);
-	int shift = 4;
-	while (shift < 16 && (r & 1)) {
-		shift++;
-		r >>= 1;
-	}
-	size_t lo = (size_t)1 << shift;
-	size_t n = lo + (size_t)((r >> 8) % lo);
-	return n > 65536 ? 65536 : n;
-}
 
 static ring *ring_new(int id, int nslots) {
 	ring *r = calloc(1, sizeof(ring));
