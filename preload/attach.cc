@@ -357,6 +357,9 @@ __attribute__((constructor(101))) void AttachPreload() {
     }
     SignalTable::InstallHandlers(OnFaultSignal);
   }
+  if (PreloadPassive() || GetOptions().guard_mode() == GuardMode::kSampled) {
+    CHeap::ReleaseUnguardedRecords();
+  }
   SetPreloadReady();
   if (stay_out) return;
   SayAttached();

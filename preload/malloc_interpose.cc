@@ -28,6 +28,8 @@
 // The program's call site of the interposed function (the cheap one-frame record).
 #define CALLER __builtin_return_address(0)
 
+extern "C" void* __libc_malloc(size_t size);
+extern "C" void* __libc_calloc(size_t n, size_t size);
 extern "C" void* __libc_realloc(void* ptr, size_t size);
 extern "C" void __libc_free(void* ptr);
 
@@ -58,6 +60,19 @@ bool GlibcOwned(void* ptr) {
   return UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr));
 }
 
+// The whole of what an unsampled block costs in guard=sampled, and any block in a passive
+// process: a few loads and the countdown, then glibc. Everything else (not ready, a report
+// in progress, the sampled block, injected failures) takes the general path.
+__attribute__((always_inline)) inline bool UntrackedFastPath() {
+  if (!PreloadReady() || !UntrackedMode() || t_state.in_report) return false;
+  if (GetOptions().test_fail_malloc_after > 0) return false;
+  if (PreloadPassive()) return true;
+  uint64_t countdown = t_state.sample_countdown;
+  if (countdown <= 1) return false;  // Sampled() starts over or samples this one
+  t_state.sample_countdown = countdown - 1;
+  return true;
+}
+
 enum class Placement { kUntracked, kTracked, kGuarded };
 
 // Where a new block of the program goes, sampling at most once. *origin is set for the
@@ -83,10 +98,13 @@ Placement PlaceBlock(BlockOrigin* origin) {
 // The allocation stack: full for guarded blocks; for the others, full where the block can
 // matter to a report about Go (allocated in a cgo call: its Go part is walked once per call)
 // and in C programs; with guard=cgo, C code's own blocks keep one frame.
+// anchor: the frame address of the interposer's frame (see CaptureStackUnderCgo).
 __attribute__((always_inline)) inline StackId AllocationStack(bool guarded, BlockOrigin origin,
-                                                              void* caller) {
+                                                              void* caller, uintptr_t anchor) {
   if (guarded) return CaptureFullStack();
-  if (const CgoCall* call = CgoCalls::Current()) return CaptureStackUnderCgo(*call);
+  if (const CgoCall* call = CgoCalls::Current()) {
+    return CaptureStackUnderCgo(*call, reinterpret_cast<uintptr_t>(caller), anchor);
+  }
   if (origin != BlockOrigin::kC || GetOptions().guard_mode() != GuardMode::kCgo) {
     return CaptureFullStack();
   }
@@ -95,9 +113,11 @@ __attribute__((always_inline)) inline StackId AllocationStack(bool guarded, Bloc
 
 // The free stack: full for a guarded block, whose use after free a fault finds. Any other
 // block's free stack is only ever shown by a double-free report, which gets its top frame.
-__attribute__((always_inline)) inline StackId FreeStack(void* ptr, void* caller) {
+__attribute__((always_inline)) inline StackId FreeStack(void* ptr, void* caller, uintptr_t anchor) {
   if (GuardedPool::Contains(reinterpret_cast<uintptr_t>(ptr))) {
-    if (const CgoCall* call = CgoCalls::Current()) return CaptureStackUnderCgo(*call);
+    if (const CgoCall* call = CgoCalls::Current()) {
+      return CaptureStackUnderCgo(*call, reinterpret_cast<uintptr_t>(caller), anchor);
+    }
     return CaptureFullStack();
   }
   return OneFrameStack(caller);
@@ -112,8 +132,9 @@ void SayFallbackOnce() {
   }
 }
 
-__attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignment, bool zero,
-                                                     void* caller) {
+// Out of line (and tail-called) so that the fast paths above stay leaf functions without a
+// frame of their own.
+__attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
   if (t_state.in_report) {
     void* p = ReportArena::Allocate(size, alignment);
     if (p && zero) memset(p, 0, size);
@@ -135,7 +156,8 @@ __attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignme
     } else {
       ReentrancyGuard guard;
       bool guarded = place == Placement::kGuarded;
-      StackId stack = AllocationStack(guarded, origin, caller);
+      StackId stack = AllocationStack(guarded, origin, caller,
+                                      reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
       p = CHeap::Allocate(size, alignment, zero, guarded, stack, CurrentTid(), origin);
       if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
     }
@@ -144,8 +166,9 @@ __attribute__((always_inline)) inline void* Allocate(size_t size, size_t alignme
   return p;
 }
 
-// Frees ptr (non-null). Returns normally only when the free was valid.
-__attribute__((always_inline)) inline void Free(void* ptr, void* caller) {
+// Frees ptr (non-null). Returns normally only when the free was valid. Out of line, as
+// Allocate.
+__attribute__((noinline)) void Free(void* ptr, void* caller) {
   if (ReportArena::Owns(ptr)) return;
   if (GlibcOwned(ptr)) return __libc_free(ptr);
   HeapBlock block;
@@ -157,7 +180,7 @@ __attribute__((always_inline)) inline void Free(void* ptr, void* caller) {
     return;
   }
   ReentrancyGuard guard;
-  StackId stack = FreeStack(ptr, caller);
+  StackId stack = FreeStack(ptr, caller, reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
   FreeVerdict verdict = CHeap::Free(ptr, stack, CurrentTid(), &block, &known, &corrupt_offset);
   if (verdict == FreeVerdict::kOk) return;
   ReportBadFree(verdict, ptr, block, known, corrupt_offset);
@@ -188,13 +211,19 @@ bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 using namespace cgosan;
 
-CGOSAN_EXPORT void* malloc(size_t size) { return Allocate(size, 0, false, CALLER); }
+CGOSAN_EXPORT void* malloc(size_t size) {
+  if (__builtin_expect(UntrackedFastPath(), 1)) return __libc_malloc(size);
+  return Allocate(size, 0, false, CALLER);
+}
 
 CGOSAN_EXPORT void free(void* ptr) {
-  if (ptr) Free(ptr, CALLER);
+  if (!ptr) return;
+  if (__builtin_expect(!ReportArena::Owns(ptr) && GlibcOwned(ptr), 1)) return __libc_free(ptr);
+  Free(ptr, CALLER);
 }
 
 CGOSAN_EXPORT void* calloc(size_t n, size_t size) {
+  if (__builtin_expect(UntrackedFastPath(), 1)) return __libc_calloc(n, size);
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;

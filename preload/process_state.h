@@ -5,19 +5,26 @@
 
 namespace cgosan {
 
+// The state behind the accessors below (thread_state.cc), inline because every malloc asks.
+namespace process_state {
+extern std::atomic<bool> g_ready;
+extern bool g_go_process;
+extern bool g_passive;
+}  // namespace process_state
+
 // False until the constructor has parsed options and set everything up. Before that,
 // allocations are tracked only (no guard, no stack) and nothing is reported.
-bool PreloadReady();
+inline bool PreloadReady() { return process_state::g_ready.load(std::memory_order_acquire); }
 void SetPreloadReady();
 
 // Whether the process is a Go program (the cgo runtime's crosscall2 is present).
-bool IsGoProcess();
+inline bool IsGoProcess() { return process_state::g_go_process; }
 void SetGoProcess(bool go);
 
 // Passive: a process the user did not name (the go command or a compiler started by a
 // test inherits LD_PRELOAD) and that is not a Go program. cgosan then only forwards to
 // glibc's allocator, with glibc's own checks: quiet and cheap.
-bool PreloadPassive();
+inline bool PreloadPassive() { return process_state::g_passive; }
 void SetPreloadPassive();
 
 // A finding that ends the program was reported (a fault or a bad free): the program is

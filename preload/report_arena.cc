@@ -7,10 +7,12 @@
 #include <cstring>
 
 namespace cgosan {
+
+alignas(64) char ReportArena::storage_[ReportArena::kBytes];
+
 namespace {
 
-constexpr size_t kArenaBytes = 4 << 20;
-alignas(64) char g_arena[kArenaBytes];
+constexpr size_t kArenaBytes = ReportArena::kBytes;
 std::atomic<size_t> g_used{0};
 
 struct Header {
@@ -25,15 +27,10 @@ void* ReportArena::Allocate(size_t size, size_t alignment) {
   size_t need = size + sizeof(Header) + alignment;
   size_t start = g_used.fetch_add(need, std::memory_order_relaxed);
   if (start + need > kArenaBytes) return nullptr;
-  uintptr_t base = reinterpret_cast<uintptr_t>(g_arena + start) + sizeof(Header);
+  uintptr_t base = reinterpret_cast<uintptr_t>(storage_ + start) + sizeof(Header);
   uintptr_t user = (base + alignment - 1) & ~(alignment - 1);
   reinterpret_cast<Header*>(user)[-1].size = size;
   return reinterpret_cast<void*>(user);
-}
-
-bool ReportArena::Owns(const void* p) {
-  auto c = static_cast<const char*>(p);
-  return c >= g_arena && c < g_arena + kArenaBytes;
 }
 
 size_t ReportArena::SizeOf(const void* p) { return static_cast<const Header*>(p)[-1].size; }

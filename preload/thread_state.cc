@@ -12,22 +12,19 @@ namespace cgosan {
 
 __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 
-namespace {
+namespace process_state {
 std::atomic<bool> g_ready{false};
 bool g_go_process = false;
 bool g_passive = false;
-}  // namespace
+}  // namespace process_state
+using process_state::g_go_process;
+using process_state::g_passive;
+using process_state::g_ready;
 
-pid_t CurrentTid() {
-  if (t_state.tid == 0) t_state.tid = static_cast<pid_t>(syscall(SYS_gettid));
-  return t_state.tid;
-}
+pid_t FetchTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
-bool PreloadReady() { return g_ready.load(std::memory_order_acquire); }
 void SetPreloadReady() { g_ready.store(true, std::memory_order_release); }
-bool IsGoProcess() { return g_go_process; }
 void SetGoProcess(bool go) { g_go_process = go; }
-bool PreloadPassive() { return g_passive; }
 void SetPreloadPassive() { g_passive = true; }
 
 std::atomic<bool> g_fatal_reported{false};

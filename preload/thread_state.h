@@ -21,7 +21,11 @@ struct ThreadState {
 
 extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 
-pid_t CurrentTid();
+pid_t FetchTid();  // the gettid system call
+inline pid_t CurrentTid() {  // inline: every tracked malloc and free asks
+  if (t_state.tid == 0) t_state.tid = FetchTid();
+  return t_state.tid;
+}
 
 // Marks cgosan's own work on this thread: allocations made meanwhile are tracked but get
 // no stack and no guard, and never report.

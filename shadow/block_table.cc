@@ -64,15 +64,7 @@ struct alignas(64) Shard {
 
 Shard g_shards[kShards];
 
-// Records per 1 MiB region of address space (hashed): Contains answers "no" for most
-// addresses without touching a shard, whose lock line other threads keep writing. That is
-// the whole cost of a free in guard=sampled, where nearly every block is untracked.
-constexpr int kRegionHashBits = 16;
-std::atomic<uint32_t> g_region_records[size_t{1} << kRegionHashBits];
-
-inline std::atomic<uint32_t>& RegionOf(uintptr_t base) {
-  return g_region_records[AddressRegionHash(base, kRegionHashBits)];
-}
+inline std::atomic<uint32_t>& RegionOf(uintptr_t base) { return BlockTable::RegionRecords(base); }
 
 inline uint64_t Mix(uintptr_t p) {
   uint64_t h = p >> 4;
@@ -161,9 +153,9 @@ bool BlockTable::Find(uintptr_t base, HeapBlock* out) {
   return found;
 }
 
-bool BlockTable::Contains(uintptr_t base) {
-  if (base == kEmpty) return false;
-  if (RegionOf(base).load(std::memory_order_relaxed) == 0) return false;
+std::atomic<uint32_t> BlockTable::region_records_[size_t{1} << BlockTable::kRegionHashBits];
+
+bool BlockTable::ContainsSearched(uintptr_t base) {
   Shard& s = ShardFor(base);
   SpinLockGuard guard(s.lock);
   bool found;
@@ -199,6 +191,18 @@ bool BlockTable::Erase(uintptr_t base) {
   if (!found) return false;
   RemoveAt(s, at);
   return true;
+}
+
+void BlockTable::EraseAll() {
+  for (Shard& s : g_shards) {
+    SpinLockGuard guard(s.lock);
+    for (size_t i = 0; i < s.capacity; ++i) {
+      if (s.slots[i].base == kEmpty) continue;
+      RegionOf(s.slots[i].base).fetch_sub(1, std::memory_order_relaxed);
+      s.slots[i].base = kEmpty;
+    }
+    s.live = 0;
+  }
 }
 
 bool BlockTable::FindContaining(uintptr_t addr, HeapBlock* out) {

@@ -8,6 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <atomic>
+
+#include "shadow/base/address_region.h"
 #include "shadow/base/spin_lock.h"
 #include "shadow/heap_block.h"
 
@@ -23,11 +26,16 @@ class BlockTable {
   // Whether a record (live or freed) has this base. Without a lock, from a count of records
   // per address region, when no record lies near it (the common case when few blocks are
   // tracked, as in guard=sampled).
-  static bool Contains(uintptr_t base);
+  static bool Contains(uintptr_t base) {
+    return base != 0 && RegionRecords(base).load(std::memory_order_relaxed) != 0 &&
+           ContainsSearched(base);
+  }
   // Marks a live block freed (records the free stack). Returns the previous state through
   // *prior (copied, with its old state), false when base is unknown.
   static bool MarkFreed(uintptr_t base, StackId free_stack, pid_t free_tid, HeapBlock* prior);
   static bool Erase(uintptr_t base);
+  // Drops every record (their blocks are no longer tracked).
+  static void EraseAll();
   // Slow path for reports: the block (live or freed) that contains addr. Scans every shard.
   static bool FindContaining(uintptr_t addr, HeapBlock* out);
 
@@ -49,6 +57,19 @@ class BlockTable {
   // fork(): hold every shard lock across fork so the child never inherits a held lock.
   static void LockAll();
   static void UnlockAll();
+
+  // The count of records in base's region (kept by the table's own insert and erase).
+  static std::atomic<uint32_t>& RegionRecords(uintptr_t base) {
+    return region_records_[AddressRegionHash(base, kRegionHashBits)];
+  }
+
+ private:
+  // Records per 1 MiB region of address space (hashed): Contains answers "no" for most
+  // addresses without touching a shard, whose lock line other threads keep writing. That is
+  // the whole cost of a free in guard=sampled, where nearly every block is untracked.
+  static constexpr int kRegionHashBits = 16;
+  static std::atomic<uint32_t> region_records_[size_t{1} << kRegionHashBits];
+  static bool ContainsSearched(uintptr_t base);
 };
 
 }  // namespace cgosan

@@ -116,7 +116,14 @@ void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
   return RealAllocate(size, alignment, zero);
 }
 
-bool CHeap::Tracks(uintptr_t ptr) { return GuardedPool::Contains(ptr) || BlockTable::Contains(ptr); }
+
+void CHeap::ReleaseUnguardedRecords() {
+  for (QuarantineShard& shard : g_unguarded_quarantine) {
+    Quarantine::Entry e;
+    while (shard.q.PopOldest(&e)) __libc_free(reinterpret_cast<void*>(e.key));
+  }
+  BlockTable::EraseAll();
+}
 
 FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                         uint64_t* corrupt_offset) {

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shadow/block_table.h"
+#include "shadow/guarded_pool.h"
 #include "shadow/heap_block.h"
 
 namespace cgosan {
@@ -47,7 +49,14 @@ class CHeap {
   static void* AllocateUntracked(size_t size, size_t alignment, bool zero);
   // Whether ptr is a block the model knows (guarded, or recorded live or freed): the others
   // came from AllocateUntracked or from before cgosan was ready, and belong to glibc.
-  static bool Tracks(uintptr_t ptr);
+  static bool Tracks(uintptr_t ptr) {  // inline: every free in guard=sampled asks
+    return GuardedPool::Contains(ptr) || BlockTable::Contains(ptr);
+  }
+  // Stops tracking the unguarded blocks recorded so far (those of the loader and libraries'
+  // constructors, made before options were known): live ones become glibc's, quarantined
+  // ones are released now. For guard=sampled and passive processes, where no unsampled
+  // block is tracked: afterwards a free of glibc's block finds no record near it at once.
+  static void ReleaseUnguardedRecords();
   static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                           uint64_t* corrupt_offset);
   // The live block starting exactly at ptr.

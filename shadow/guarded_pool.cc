@@ -149,13 +149,14 @@ bool GuardedPool::Init(const GuardedPoolConfig& config) {
   p.end = p.base + pool_bytes;
   p.bump = p.base + p.page;  // leading guard page
   for (uint32_t& head : p.free_head) head = kNoSlot;
+  range_begin_ = p.base;
+  range_bytes_ = pool_bytes;
   p.enabled = true;
   return true;
 }
 
 bool GuardedPool::Enabled() { return g_pool.enabled; }
 
-bool GuardedPool::Contains(uintptr_t addr) { return addr >= g_pool.base && addr < g_pool.end; }
 
 void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid,
                             BlockOrigin origin) {

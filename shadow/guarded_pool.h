@@ -45,7 +45,8 @@ class GuardedPool {
  public:
   static bool Init(const GuardedPoolConfig& config);
   static bool Enabled();
-  static bool Contains(uintptr_t addr);
+  // Inline: every free asks (one unsigned compare; false before Init).
+  static bool Contains(uintptr_t addr) { return addr - range_begin_ < range_bytes_; }
 
   // A guarded block, or nullptr when the request does not fit a slot or a budget is spent
   // (the caller falls back to an unguarded block).
@@ -74,6 +75,10 @@ class GuardedPool {
   static const char* TakeFallbackReason();
   static void LockAll();
   static void UnlockAll();
+
+ private:
+  static inline uintptr_t range_begin_ = 0;
+  static inline uintptr_t range_bytes_ = 0;
 };
 
 }  // namespace cgosan

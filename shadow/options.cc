@@ -208,10 +208,6 @@ void FormatOptionsHelp(TextBuffer* out) {
   }
 }
 
-namespace {
-Options g_options;  // constant-initialised: usable before any constructor has run
-}  // namespace
-
-Options& MutableOptions() { return g_options; }
+Options g_options;
 
 }  // namespace cgosan

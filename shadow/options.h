@@ -35,7 +35,10 @@ bool ParseOptions(const char* text, Options* out, TextBuffer* error);
 void FormatOptionsHelp(TextBuffer* out);
 
 // The options of this process (defaults until the preload has parsed CGOSAN_OPTIONS).
-Options& MutableOptions();
-inline const Options& GetOptions() { return MutableOptions(); }
+// Constant-initialised, so usable before any constructor has run; inline accessors, because
+// the allocator's fast path reads them on every call.
+extern Options g_options;
+inline Options& MutableOptions() { return g_options; }
+inline const Options& GetOptions() { return g_options; }
 
 }  // namespace cgosan

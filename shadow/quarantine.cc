@@ -38,4 +38,14 @@ int Quarantine::Push(Entry e, Entry* evicted) {
   return n;
 }
 
+bool Quarantine::PopOldest(Entry* out) {
+  SpinLockGuard guard(lock_);
+  if (count_ == 0) return false;
+  *out = ring_[head_];
+  bytes_ -= out->bytes;
+  head_ = (head_ + 1) % capacity_;
+  --count_;
+  return true;
+}
+
 }  // namespace cgosan

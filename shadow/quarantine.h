@@ -24,6 +24,8 @@ class Quarantine {
   // Appends e; returns the entries that now leave the quarantine (oldest first) in
   // evicted[0..return value) (room for kMaxEvictPerPush + 1). The caller releases them.
   int Push(Entry e, Entry* evicted);
+  // Takes the oldest entry out (false when empty); the caller releases it.
+  bool PopOldest(Entry* out);
 
   uint64_t bytes() const { return bytes_; }
   void Lock() { lock_.Lock(); }
