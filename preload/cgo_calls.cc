@@ -65,6 +65,9 @@ cgosan_cgo_thunk_common:
 )");
 
 namespace cgosan {
+
+__thread CgoThreadCalls CgoCalls::t_calls_;
+
 namespace {
 
 constexpr int kMaxTargets = 8192;
@@ -84,7 +87,6 @@ Target* g_targets = nullptr;  // InternalMmap'd, kMaxTargets entries
 int g_num_targets = 0;
 
 using CallStack = CgoThreadCalls;
-__thread CallStack t_calls __attribute__((tls_model("initial-exec")));
 __thread bool t_registered __attribute__((tls_model("initial-exec")));
 
 uintptr_t g_threads[kMaxThreads];
@@ -97,7 +99,7 @@ bool g_record_recent = false;
 // one that exited finds its address there already.
 void RegisterThread() {
   t_registered = true;
-  uintptr_t self = reinterpret_cast<uintptr_t>(&t_calls);
+  uintptr_t self = reinterpret_cast<uintptr_t>(&CgoCalls::t_calls_);
   int n = g_num_threads.load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i) {
     if (__atomic_load_n(&g_threads[i], __ATOMIC_RELAXED) == self) return;
@@ -128,7 +130,7 @@ void RecordRecent(CallStack& cs, const CgoCall& c) {
 // Drops records whose frames are gone: a call at entry_sp lives below (at a lower address
 // than) every call that is still in progress outside it.
 inline void PopAtOrBelow(uintptr_t sp) {
-  CallStack& cs = t_calls;
+  CallStack& cs = CgoCalls::t_calls_;
   while (cs.depth > 0) {
     int top = cs.depth - 1;
     if (top < kMaxDepth && cs.calls[top].entry_sp > sp) break;
@@ -274,11 +276,6 @@ int CgoCalls::Attach() {
   return scan.count;
 }
 
-const CgoCall* CgoCalls::Current() {
-  const CallStack& cs = t_calls;
-  if (cs.depth <= 0 || cs.depth > kMaxDepth) return nullptr;
-  return &cs.calls[cs.depth - 1];
-}
 
 int CgoCalls::RegisteredThreads(uintptr_t* out, int max) {
   int n = g_num_threads.load(std::memory_order_acquire);
@@ -297,18 +294,13 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
   __atomic_store_n(&g_record_recent, on, __ATOMIC_RELAXED);
 }
 
-bool CgoCalls::InCgoMalloc() {
-  const CgoCall* c = Current();
-  return c && c->is_cgo_malloc;
-}
 
 }  // namespace cgosan
 
-using cgosan::t_calls;
 
 extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t entry_sp) {
   cgosan::PopAtOrBelow(entry_sp);
-  cgosan::CallStack& cs = t_calls;
+  cgosan::CallStack& cs = cgosan::CgoCalls::t_calls_;
   if (cs.depth < cgosan::kMaxDepth) {
     cgosan::CgoCall& c = cs.calls[cs.depth];
     c.function = cgosan::g_targets[index].function;

@@ -67,9 +67,17 @@ class CgoCalls {
   static int Attach();
 
   // The innermost cgo call in progress on this thread, or nullptr. Async-signal-safe.
-  static const CgoCall* Current();
+  // Inline: every tracked allocation asks.
+  static const CgoCall* Current() {
+    const CgoThreadCalls& cs = t_calls_;
+    if (cs.depth <= 0 || cs.depth > CgoThreadCalls::kMaxDepth) return nullptr;
+    return &cs.calls[cs.depth - 1];
+  }
   // Whether this thread is inside C.CString/C.CBytes/C.malloc (cgo's _Cmalloc).
-  static bool InCgoMalloc();
+  static bool InCgoMalloc() {
+    const CgoCall* c = Current();
+    return c && c->is_cgo_malloc;
+  }
 
   // The threads that ever made a cgo call with Go pointers: the TLS address of each one's
   // CgoThreadCalls (a thread that exited leaves a stale address: read it with SafeRead,
@@ -81,6 +89,9 @@ class CgoCalls {
   // Whether calls with Go pointers are written to each thread's `recent` ring (its Go stack,
   // a time stamp: about 30 ns a call). Off until the retention audits, its only reader, attach.
   static void SetRecordRecentGoCalls(bool on);
+
+  // This thread's calls (initial-exec TLS: the preload is loaded at startup).
+  static __thread CgoThreadCalls t_calls_ __attribute__((tls_model("initial-exec")));
 };
 
 }  // namespace cgosan

@@ -17,7 +17,6 @@ struct Range {
 struct Table {
   SpinLock write_lock;
   std::atomic<unsigned> seq{0};
-  std::atomic<uintptr_t> low{~uintptr_t{0}}, high{0};  // [low, high) covers every range
   int count = 0;
   Range ranges[kMaxRanges] = {};
 };
@@ -29,8 +28,7 @@ void Publish(const Range* ranges, int n) {
   g_table.seq.fetch_add(1, std::memory_order_acq_rel);
   for (int i = 0; i < n; ++i) g_table.ranges[i] = ranges[i];
   g_table.count = n;
-  g_table.low.store(n ? ranges[0].begin : ~uintptr_t{0}, std::memory_order_relaxed);
-  g_table.high.store(n ? ranges[n - 1].end : 0, std::memory_order_relaxed);
+  GoMappings::SetBounds(n ? ranges[0].begin : ~uintptr_t{0}, n ? ranges[n - 1].end : 0);
   g_table.seq.fetch_add(1, std::memory_order_release);
 }
 
@@ -78,11 +76,12 @@ void GoMappings::Remove(uintptr_t addr, size_t length) {
   Publish(next, n);
 }
 
-bool GoMappings::Contains(uintptr_t addr) {
-  if (addr < g_table.low.load(std::memory_order_relaxed) ||
-      addr >= g_table.high.load(std::memory_order_relaxed)) {
-    return false;
-  }
+void GoMappings::SetBounds(uintptr_t low, uintptr_t high) {
+  low_.store(low, std::memory_order_relaxed);
+  high_.store(high, std::memory_order_relaxed);
+}
+
+bool GoMappings::ContainsSearched(uintptr_t addr) {
   for (;;) {
     unsigned before = g_table.seq.load(std::memory_order_acquire);
     if (before & 1) continue;

@@ -253,6 +253,31 @@ class Retention(CgosanTestCase):
 
         self.for_each_toolchain(check)
 
+    def test_leak_stacks_told_apart_at_the_same_depth(self):
+        # The per-thread cache of allocation stacks under cgo calls is keyed by the malloc's
+        # caller and its depth below the call: via_x and via_y reach the same malloc at the
+        # same depth, and only the return addresses on the stack differ. One finding each.
+        def check(version, goroot):
+            prog = goheap.build_program(version, goroot, "leak_under_go")
+            res = self.run_prog(prog, "pair")
+            self.assertExit(res, EXITCODE)
+            leaks = [f for f in res.findings if f["kind"] == LEAK]
+            self.assertEqual(len(leaks), 2, res.describe())
+            seen = []
+            for f in leaks:
+                self.assertEqual(f["object"]["size"], 55, self.dump(f))
+                self.assertIn(f["leak"]["blocks"], (9, 10), self.dump(f))
+                names = functions(self.stack(f, "alloc"))
+                self.assertIn("churn_55", names, self.dump(f))
+                self.assertIn("leak_pair", names, self.dump(f))
+                self.assertIn("main.main", names, self.dump(f))
+                via = [n for n in ("via_x", "via_y") if n in names]
+                self.assertEqual(len(via), 1, self.dump(f))
+                seen += via
+            self.assertEqual(sorted(seen), ["via_x", "via_y"], res.describe())
+
+        self.for_each_toolchain(check)
+
     # --- options ------------------------------------------------------------------------------
 
     def test_suppressions_skip_findings_and_keep_the_status(self):
