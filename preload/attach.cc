@@ -99,6 +99,7 @@ void ConfigureHeap() {
   if (!passive && (IsGoProcess() || LeakCheck::Enabled())) {
     config.fill_byte = static_cast<int>(o.malloc_fill_byte);
   }
+  config.mostly_untracked = passive || o.guard_mode() == GuardMode::kSampled;
   CHeap::Configure(config);
 }
 

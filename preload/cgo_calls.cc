@@ -78,6 +78,9 @@ constexpr size_t kThunkBytes = 32;
 struct Target {
   uintptr_t original;
   uint32_t frame_size;
+  // The frame words a call looks at for Go pointers: every one (a Go pointer passed as an
+  // integer, uintptr or C.uintptr_t, is retained just the same), bit i for word i.
+  uint64_t pointer_words;
   bool is_cgo_malloc;
   char function[96];
   char stub[160];  // the Go stub's name, "<pkg>._Cfunc_<name>"
@@ -127,15 +130,15 @@ void RecordRecent(CallStack& cs, const CgoCall& c) {
   __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
 }
 
-// Drops records whose frames are gone: a call at entry_sp lives below (at a lower address
-// than) every call that is still in progress outside it.
-inline void PopAtOrBelow(uintptr_t sp) {
-  CallStack& cs = CgoCalls::t_calls_;
-  while (cs.depth > 0) {
-    int top = cs.depth - 1;
+// The depth once the records whose frames are gone are dropped: a call at entry_sp lives
+// below (at a lower address than) every call that is still in progress outside it.
+inline int DepthAfterPop(const CallStack& cs, int depth, uintptr_t sp) {
+  while (depth > 0) {
+    int top = depth - 1;
     if (top < kMaxDepth && cs.calls[top].entry_sp > sp) break;
-    --cs.depth;
+    --depth;
   }
+  return depth;
 }
 
 // "<pkg>._cgo_<hex>_Cfunc_<name>" -> "<name>"; nullptr for other symbols.
@@ -197,6 +200,8 @@ void FindFrameSizes(Target* targets, int count) {
     for (int k = 0; k < count; ++k) {
       if (targets[k].frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
         targets[k].frame_size = static_cast<uint32_t>(f.args);
+        uint32_t n = targets[k].frame_size / 8;
+        targets[k].pointer_words = n < 64 ? (uint64_t{1} << n) - 1 : ~uint64_t{0};
       }
     }
   }
@@ -204,13 +209,12 @@ void FindFrameSizes(Target* targets, int count) {
 
 // The frame holds the call's arguments (and room for its results, still zero or stale):
 // at most the first 16 words are looked at, so a call with a huge frame stays cheap.
-inline void RecordGoPointers(CgoCall* c) {
-  c->num_go_pointers = 0;
+// pointer_words: the target's (its frame's words).
+inline void RecordGoPointers(CgoCall* c, uint64_t pointer_words) {
   const auto* words = reinterpret_cast<const uintptr_t*>(c->frame);
-  uint32_t n = c->frame_size / 8;
-  c->go_pointers_truncated = n > 16;
-  if (n > 16) n = 16;
-  for (uint32_t i = 0; i < n; ++i) {
+  c->go_pointers_truncated = (pointer_words >> 16) != 0;
+  for (uint64_t left = pointer_words & 0xffff; left != 0; left &= left - 1) {
+    int i = __builtin_ctzll(left);
     if (!GoMappings::Contains(words[i])) continue;
     if (c->num_go_pointers == CgoCall::kMaxGoPointers) {
       c->go_pointers_truncated = true;
@@ -262,6 +266,7 @@ int CgoCalls::Attach() {
     auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
     g_targets[i].original = __atomic_load_n(var, __ATOMIC_RELAXED);
     g_targets[i].frame_size = 0;
+    g_targets[i].pointer_words = 0;  // until FindFrameSizes knows the frame
     memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
     memcpy(g_targets[i].stub, candidates[i].stub, sizeof(g_targets[i].stub));
     g_targets[i].is_cgo_malloc = strcmp(g_targets[i].function, "_Cmalloc") == 0;
@@ -298,32 +303,46 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
 }  // namespace cgosan
 
 
+// Enter and exit keep the depth in a register and store it once: other threads and signal
+// handlers read it (release order: a call's record is written before the depth counts it).
 extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t entry_sp) {
-  cgosan::PopAtOrBelow(entry_sp);
-  cgosan::CallStack& cs = cgosan::CgoCalls::t_calls_;
-  if (cs.depth < cgosan::kMaxDepth) {
-    cgosan::CgoCall& c = cs.calls[cs.depth];
-    c.function = cgosan::g_targets[index].function;
+  using namespace cgosan;
+  CallStack& cs = CgoCalls::t_calls_;
+  const Target& t = g_targets[index];
+  int depth = DepthAfterPop(cs, cs.depth, entry_sp);
+  if (depth < kMaxDepth) {
+    CgoCall& c = cs.calls[depth];
+    c.function = t.function;
     c.frame = frame;
-    c.frame_size = cgosan::g_targets[index].frame_size;
-    cgosan::RecordGoPointers(&c);
+    c.frame_size = t.frame_size;
     c.entry_sp = entry_sp;
     c.go_frames_known = false;
-    c.is_cgo_malloc = cgosan::g_targets[index].is_cgo_malloc;
-    if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
-        __atomic_load_n(&cgosan::g_record_recent, __ATOMIC_RELAXED)) {
-      cgosan::RecordRecent(cs, c);
+    c.is_cgo_malloc = t.is_cgo_malloc;
+    c.num_go_pointers = 0;
+    c.go_pointers_truncated = false;
+    if (t.pointer_words != 0) {
+      RecordGoPointers(&c, t.pointer_words);
+      if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
+          __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
+        RecordRecent(cs, c);
+      }
     }
   }
-  __atomic_store_n(&cs.depth, cs.depth + 1, __ATOMIC_RELEASE);
-  return cgosan::g_targets[index].original;
+  __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
+  return t.original;
 }
 
 extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) {
-  const cgosan::CgoCall* top = cgosan::CgoCalls::Current();
-  bool had_go_pointers = top && (top->num_go_pointers > 0 || top->go_pointers_truncated);
-  cgosan::PopAtOrBelow(entry_sp);
+  using namespace cgosan;
+  CallStack& cs = CgoCalls::t_calls_;
+  int depth = cs.depth;
+  bool had_go_pointers = false;
+  if (depth > 0 && depth <= kMaxDepth) {
+    const CgoCall& top = cs.calls[depth - 1];
+    had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
+  }
+  __atomic_store_n(&cs.depth, DepthAfterPop(cs, depth, entry_sp), __ATOMIC_RELEASE);
   if (had_go_pointers) {
-    if (auto hook = cgosan::g_done_hook.load(std::memory_order_relaxed)) hook();
+    if (auto hook = g_done_hook.load(std::memory_order_relaxed)) hook();
   }
 }

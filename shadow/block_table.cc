@@ -64,7 +64,11 @@ struct alignas(64) Shard {
 
 Shard g_shards[kShards];
 
-inline std::atomic<uint32_t>& RegionOf(uintptr_t base) { return BlockTable::RegionRecords(base); }
+inline void CountRegion(uintptr_t base, int delta) {
+  if (BlockTable::CountingRegions()) {
+    BlockTable::RegionRecords(base).fetch_add(static_cast<uint32_t>(delta), std::memory_order_relaxed);
+  }
+}
 
 inline uint64_t Mix(uintptr_t p) {
   uint64_t h = p >> 4;
@@ -111,7 +115,7 @@ bool Grow(Shard& s) {
 
 // Empties slot i, moving back each following entry whose probe sequence passes over it.
 void RemoveAt(Shard& s, size_t i) {
-  RegionOf(s.slots[i].base).fetch_sub(1, std::memory_order_relaxed);
+  CountRegion(s.slots[i].base, -1);
   size_t mask = s.capacity - 1;
   for (size_t j = (i + 1) & mask; s.slots[j].base != kEmpty; j = (j + 1) & mask) {
     size_t home = Home(s, s.slots[j].base);
@@ -137,7 +141,7 @@ bool BlockTable::Insert(const HeapBlock& block) {
   s.slots[at] = Pack(block);
   if (!found) {
     ++s.live;
-    RegionOf(block.base).fetch_add(1, std::memory_order_relaxed);
+    CountRegion(block.base, 1);
   }
   return true;
 }
@@ -198,7 +202,7 @@ void BlockTable::EraseAll() {
     SpinLockGuard guard(s.lock);
     for (size_t i = 0; i < s.capacity; ++i) {
       if (s.slots[i].base == kEmpty) continue;
-      RegionOf(s.slots[i].base).fetch_sub(1, std::memory_order_relaxed);
+      CountRegion(s.slots[i].base, -1);
       s.slots[i].base = kEmpty;
     }
     s.live = 0;

@@ -27,9 +27,18 @@ class BlockTable {
   // per address region, when no record lies near it (the common case when few blocks are
   // tracked, as in guard=sampled).
   static bool Contains(uintptr_t base) {
-    return base != 0 && RegionRecords(base).load(std::memory_order_relaxed) != 0 &&
-           ContainsSearched(base);
+    if (base == 0) return false;
+    if (counting_regions_.load(std::memory_order_relaxed) &&
+        RegionRecords(base).load(std::memory_order_relaxed) == 0) {
+      return false;
+    }
+    return ContainsSearched(base);
   }
+  // Stops keeping the per-region counts (for good): where nearly every block is tracked they
+  // answer nothing, and every insert and erase would write a counter that the other threads'
+  // inserts and erases in the same region write too. Contains then always searches.
+  static void StopCountingRegions() { counting_regions_.store(false, std::memory_order_relaxed); }
+  static bool CountingRegions() { return counting_regions_.load(std::memory_order_relaxed); }
   // Marks a live block freed (records the free stack). Returns the previous state through
   // *prior (copied, with its old state), false when base is unknown.
   static bool MarkFreed(uintptr_t base, StackId free_stack, pid_t free_tid, HeapBlock* prior);
@@ -58,7 +67,8 @@ class BlockTable {
   static void LockAll();
   static void UnlockAll();
 
-  // The count of records in base's region (kept by the table's own insert and erase).
+  // The count of records in base's region (kept by the table's own insert and erase, until
+  // StopCountingRegions).
   static std::atomic<uint32_t>& RegionRecords(uintptr_t base) {
     return region_records_[AddressRegionHash(base, kRegionHashBits)];
   }
@@ -70,6 +80,7 @@ class BlockTable {
   static constexpr int kRegionHashBits = 16;
   static std::atomic<uint32_t> region_records_[size_t{1} << kRegionHashBits];
   static bool ContainsSearched(uintptr_t base);
+  static inline std::atomic<bool> counting_regions_{true};
 };
 
 }  // namespace cgosan

@@ -76,6 +76,7 @@ void CHeap::Configure(const CHeapConfig& config) {
            kUnguardedQuarantineEntries / kQuarantineShards);
   }
   g_fill_byte = config.fill_byte;
+  if (!config.mostly_untracked) BlockTable::StopCountingRegions();
   g_configured = true;
 }
 

@@ -25,6 +25,9 @@ struct CHeapConfig {
   // Fill the first kFillLimit bytes of new malloc (not calloc) blocks with this byte, so
   // that stale bytes of reused memory are never read as pointers by the audits; -1: off.
   int fill_byte = -1;
+  // Most blocks go untracked (guard=sampled, passive processes): Tracks must answer "no"
+  // without a search. Otherwise the block table keeps no per-region counts.
+  bool mostly_untracked = false;
 };
 
 constexpr size_t kFillLimit = 4096;
