@@ -112,6 +112,9 @@ void RegisterThread() {
   __atomic_store_n(&g_threads[slot], self, __ATOMIC_RELEASE);
 }
 
+static_assert(RecentGoCall::kMaxCallerFrames <= GoStack::kCachedFrames,
+              "the ring's caller frames come from the cache");
+
 // The ring entry of a call with Go pointers: who made it and which pointers it got.
 void RecordRecent(CallStack& cs, const CgoCall& c) {
   if (!t_registered) RegisterThread();
@@ -124,9 +127,10 @@ void RecordRecent(CallStack& cs, const CgoCall& c) {
   r.num_go_pointers = c.num_go_pointers;
   r.go_pointers_truncated = c.go_pointers_truncated;
   for (int i = 0; i < c.num_go_pointers; ++i) r.go_pointers[i] = c.go_pointers[i];
-  uintptr_t g = GoStack::CurrentGoroutine();
+  uintptr_t g;
+  r.num_caller_pcs =
+      GoStack::CaptureCgoCallGoroutineCached(r.caller_pcs, RecentGoCall::kMaxCallerFrames, &g);
   r.goroutine = g ? GoStack::GoroutineId(g) : -1;
-  r.num_caller_pcs = GoStack::CaptureCgoCallGoroutine(r.caller_pcs, RecentGoCall::kMaxCallerFrames);
   __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
 }
 

@@ -46,8 +46,15 @@ struct Walk {
   uintptr_t* pcs;
   int n;
   int max;
-  void Add(uintptr_t pc) {
-    if (n < max && (n == 0 || pcs[n - 1] != pc)) pcs[n++] = pc;
+  // Where each pc was read from (for GoCallerCache), when non-null; `crossed`: the walk
+  // went through a callback's C frames, whose slots it does not know.
+  uintptr_t* slots = nullptr;
+  bool crossed = false;
+  void Add(uintptr_t pc, uintptr_t slot = 0) {
+    if (n < max && (n == 0 || pcs[n - 1] != pc)) {
+      if (slots) slots[n] = slot;
+      pcs[n++] = pc;
+    }
   }
   bool Full() const { return n >= max; }
 };
@@ -92,6 +99,7 @@ void CrossCallback(uintptr_t m, uintptr_t g, uintptr_t pc, uintptr_t sp, const S
   uintptr_t cpc = Load<uintptr_t>(c2sp + frame);
   uintptr_t csp = c2sp + frame + 8;
   uintptr_t cbp = Load<uintptr_t>(c2sp + frame - 8);
+  w->crossed = true;
   w->n += Unwinder::CaptureCFramesFrom(cpc, csp, cbp, w->pcs + w->n, w->max - w->n);
   // A C thread that called into Go has no goroutine below its C frames; a cgo call does:
   // the C frames end in the outer runtime.asmcgocall.
@@ -108,7 +116,7 @@ void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, W
   if (!gs.Holds(slot)) return;
   uintptr_t pc = Load<uintptr_t>(slot);
   if (!g_cgocall.Contains(pc)) return;
-  w->Add(pc);
+  w->Add(pc, slot);
   if (bp != 0) {
     // The fast path, taken on every malloc/free made in a cgo call: Go keeps frame
     // pointers, [bp] is the caller's bp and [bp+8] the return address.
@@ -116,7 +124,7 @@ void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, W
       uintptr_t ret = Load<uintptr_t>(bp + 8);
       uintptr_t next = Load<uintptr_t>(bp);
       if (ret == 0) return;
-      w->Add(ret);
+      w->Add(ret, bp + 8);
       if (g_goexit.Contains(ret)) return;
       // The frame that returns into cgocallback is cgocallbackg's: cgocallback's SP is
       // just above that return address.
@@ -135,9 +143,9 @@ void WalkGoroutine(uintptr_t m, uintptr_t g, uintptr_t saved_sp, uintptr_t bp, W
     if (delta < 0 || !gs.Holds(sp + delta)) return;
     uintptr_t ret = Load<uintptr_t>(sp + delta);
     if (ret == 0) return;
+    w->Add(ret, sp + delta);
     sp = sp + delta + 8;
     pc = ret;
-    w->Add(pc);
   }
 }
 
@@ -227,18 +235,94 @@ int GoStack::CaptureCgoCallGoroutine(uintptr_t* pcs, int max) {
   return AppendCgoCallGoroutine(pcs, 0, max);
 }
 
-int GoStack::AppendCgoCallGoroutine(uintptr_t* pcs, int n, int max) {
+namespace {
+
+// The goroutine frames of this thread's recent cgo calls, by where they were made: the
+// return address into runtime.cgocall's caller chain starts at the goroutine's saved SP, at
+// a depth below its stack top. Like CgoStackCache (preload/stack_capture.h), a hit is
+// confirmed by reading every frame's return address again from its slot, as an offset from
+// the stack top (which a moved stack keeps). Walks that crossed a callback's C frames are
+// not remembered.
+struct CachedGoFrames {
+  uintptr_t first_pc;
+  uintptr_t depth;  // stack top - saved SP; 0: empty
+  int n;
+  uint32_t slot_from_top[GoStack::kCachedFrames];
+  uintptr_t pcs[GoStack::kCachedFrames];
+};
+constexpr int kGoCacheEntries = 16;
+__thread CachedGoFrames t_go_frames[kGoCacheEntries] __attribute__((tls_model("initial-exec")));
+
+size_t GoCacheIndex(uintptr_t first_pc, uintptr_t depth) {
+  return ((first_pc ^ (depth << 7)) * 0x9e3779b97f4a7c15ull) >> (64 - 4);
+}
+static_assert(kGoCacheEntries == 16, "GoCacheIndex keeps 4 bits");
+
+// The goroutine of this thread's cgo call (on g0), or 0.
+uintptr_t CgoCallGoroutine(uintptr_t* m_out) {
   const GoRuntimeLayout* l = g_layout;
-  if (!l || n >= max) return n;
+  if (!l) return 0;
   uintptr_t g0;
   asm volatile("movq %%fs:-8, %0" : "=r"(g0));
-  if (!Plausible(g0)) return n;
+  if (!Plausible(g0)) return 0;
   uintptr_t m = Load<uintptr_t>(g0 + l->g_m);
-  if (!Plausible(m) || Load<uintptr_t>(m + l->m_g0) != g0) return n;
+  if (!Plausible(m) || Load<uintptr_t>(m + l->m_g0) != g0) return 0;
   uintptr_t g = Load<uintptr_t>(m + l->m_curg);
-  if (!Plausible(g) || g == g0) return n;
+  if (!Plausible(g) || g == g0) return 0;
+  *m_out = m;
+  return g;
+}
+
+}  // namespace
+
+int GoStack::CaptureCgoCallGoroutineCached(uintptr_t* pcs, int max, uintptr_t* goroutine) {
+  *goroutine = 0;
+  uintptr_t m;
+  uintptr_t g = CgoCallGoroutine(&m);
+  if (g == 0 || max <= 0) return 0;
+  *goroutine = g;
+  if (max > kCachedFrames) max = kCachedFrames;
+  StackBounds gs = BoundsOf(g);
+  uintptr_t sp = Load<uintptr_t>(g + g_layout->g_sched_sp);
+  uintptr_t first = sp + g_layout->cgocall_return_slot;
+  if (!gs.Holds(first) || sp < gs.lo) return 0;
+  uintptr_t first_pc = Load<uintptr_t>(first);
+  uintptr_t depth = gs.hi - sp;
+  CachedGoFrames& e = t_go_frames[GoCacheIndex(first_pc, depth)];
+  if (e.depth == depth && e.first_pc == first_pc && e.n <= max) {
+    bool same = true;
+    for (int i = 0; i < e.n && same; ++i) same = Load<uintptr_t>(gs.hi - e.slot_from_top[i]) == e.pcs[i];
+    if (same) {
+      for (int i = 0; i < e.n; ++i) pcs[i] = e.pcs[i];
+      return e.n;
+    }
+  }
+  uintptr_t slots[kCachedFrames];
+  Walk w{pcs, 0, max};
+  w.slots = slots;
+  WalkGoroutine(m, g, sp, Load<uintptr_t>(g + g_layout->g_sched_bp), &w);
+  if (w.crossed || w.n == 0) return w.n;
+  for (int i = 0; i < w.n; ++i) {
+    if (slots[i] < sp || slots[i] >= gs.hi) return w.n;  // not a slot of this stack
+  }
+  e.first_pc = first_pc;
+  e.depth = depth;
+  e.n = w.n;
+  for (int i = 0; i < w.n; ++i) {
+    e.slot_from_top[i] = static_cast<uint32_t>(gs.hi - slots[i]);
+    e.pcs[i] = pcs[i];
+  }
+  return w.n;
+}
+
+int GoStack::AppendCgoCallGoroutine(uintptr_t* pcs, int n, int max) {
+  if (n >= max) return n;
+  uintptr_t m;
+  uintptr_t g = CgoCallGoroutine(&m);
+  if (g == 0) return n;
   Walk w{pcs, n, max};
-  WalkGoroutine(m, g, Load<uintptr_t>(g + l->g_sched_sp), Load<uintptr_t>(g + l->g_sched_bp), &w);
+  WalkGoroutine(m, g, Load<uintptr_t>(g + g_layout->g_sched_sp),
+                Load<uintptr_t>(g + g_layout->g_sched_bp), &w);
   return w.n;
 }
 
