@@ -29,7 +29,7 @@ class MappedFile {
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-      void* p = mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      void* p = mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
       if (p != MAP_FAILED) {
         data_ = static_cast<const char*>(p);
         size_ = static_cast<size_t>(st.st_size);
@@ -49,6 +49,16 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Where the Go rules look: the .go.buildinfo section when the file has one, else all of it.
+std::string_view GoBuildInfoBytes(const ElfReader& elf, std::string_view file) {
+  Elf64_Shdr sh;
+  if (elf.is_open() && elf.FindSection(".go.buildinfo", &sh) >= 0 && sh.sh_type == SHT_PROGBITS &&
+      elf.InFile(sh.sh_offset, sh.sh_size) && sh.sh_size <= file.size()) {
+    return file.substr(sh.sh_offset, sh.sh_size);
+  }
+  return file;
+}
+
 }  // namespace
 
 int RunInspectCommand(int argc, char** argv) {
@@ -65,8 +75,8 @@ int RunInspectCommand(int argc, char** argv) {
   std::string_view bytes = file.bytes();
   bool is_elf = bytes.substr(0, SELFMAG) == std::string_view(ELFMAG, SELFMAG);
   ElfLinkage linkage;
+  ElfReader elf;
   if (is_elf) {
-    ElfReader elf;
     if (!elf.Open(path) || !ReadElfLinkage(elf, &linkage)) {
       fprintf(stderr, "cgosan-tool inspect: %s: cannot read its ELF headers\n", path);
       return 1;
@@ -79,8 +89,9 @@ int RunInspectCommand(int argc, char** argv) {
          linkage.sanitizer ? linkage.sanitizer : "");
   // All three even for a file without the magic: `cgosan test` asks the version and
   // cgocheck2 of every test binary, Go or not.
-  printf("go=%d\ngo_minor=%s\ncgocheck2=%d\n", HasGoBuildInfo(bytes),
-         GoMinorVersion(bytes).c_str(), WantsCgocheck2(bytes));
+  std::string_view go = GoBuildInfoBytes(elf, bytes);
+  printf("go=%d\ngo_minor=%s\ncgocheck2=%d\n", HasGoBuildInfo(go), GoMinorVersion(go).c_str(),
+         WantsCgocheck2(go));
   return 0;
 }
 
