@@ -1,4 +1,4 @@
-// The file is mapped once for the byte searches (go_build_info) and its headers read through
+// The file is mapped once for the byte searches (go_binary_rules) and its headers read through
 // ElfReader (elf_linkage). A file that cannot be opened answers "nothing known", as the
 // shell checks do when file, readelf and grep cannot read it.
 #include "report/cli/inspect_command.h"
@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "report/cli/elf_linkage.h"
-#include "report/cli/go_build_info.h"
+#include "report/cli/go_binary_rules.h"
 #include "report/elf_reader.h"
 
 namespace cgosan {

@@ -1,14 +1,16 @@
 // memmem, not std::search: a file without the build info (any C program) is searched to its
 // end, and glibc's memmem is several times faster on megabytes.
-#include "report/cli/go_build_info.h"
+#include "report/cli/go_binary_rules.h"
 
 #include <string.h>
+
+#include "report/go/go_buildinfo.h"
 
 namespace cgosan {
 namespace cli {
 namespace {
 
-constexpr std::string_view kMagic("\xff Go buildinf:", 14);
+constexpr std::string_view kMagic(kGoBuildInfoMagic, kGoBuildInfoMagicLen);
 
 // Offset of the first `needle` at or after `from`, or npos.
 size_t Find(std::string_view file, std::string_view needle, size_t from) {

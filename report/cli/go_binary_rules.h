@@ -4,6 +4,8 @@
 // missing, so that both decide alike. `bytes` may be just the .go.buildinfo section: from
 // Go 1.18 on it holds the version and the build settings inline (the other copy of the
 // settings, runtime.modinfo in .rodata, says the same), and it spares searching megabytes.
+// Not ParseGoBuildInfo (report/go/go_buildinfo.h): it parses the blob's structure, which
+// the shell rules do not ask for (and it keeps 127 bytes of GOEXPERIMENT).
 #pragma once
 
 #include <string>
