@@ -36,9 +36,9 @@ def wrapper_env(**extra):
     return env
 
 
-def env_without_tool(**extra):
-    """wrapper_env with no cgosan-tool to be found: the wrapper's shell checks then run."""
-    env = wrapper_env(**extra)
+def without_tool(env):
+    """env with no cgosan-tool to be found: the wrapper's shell checks then run."""
+    env = dict(env)
     env.pop("CGOSAN_TOOL", None)
     env["CGOSAN_BUILD_DIR"] = "/nonexistent/cgosan-build"
     env["CGOSAN_LIB"] = LIB
@@ -241,7 +241,7 @@ class RunEfenceWithoutTool(RunEfence):
     """The same, decided by the wrapper's shell checks (file, readelf, grep)."""
 
     def environment(self):
-        return env_without_tool()
+        return without_tool(wrapper_env())
 
 
 def link_c(directory, name, *flags):
@@ -268,11 +268,11 @@ class Inspect(unittest.TestCase):
 
     def both_ways(self, *args):
         """(with the tool, without it): the results of `cgosan *args`."""
-        return cgosan(*args), cgosan(*args, env=env_without_tool())
+        return cgosan(*args), cgosan(*args, env=without_tool(wrapper_env()))
 
     def test_the_wrapper_without_tool_finds_none(self):
         # Otherwise the tests below would compare the tool with itself.
-        r = cgosan("report", "/nonexistent", env=env_without_tool())
+        r = cgosan("report", "/nonexistent", env=without_tool(wrapper_env()))
         self.assertIn("cgosan-tool not found", r.stderr)
 
     def test_answers(self):
@@ -381,18 +381,11 @@ class Run(unittest.TestCase):
         self.assertIn("not found", r.stderr)
 
     def test_static_binary_is_refused_with_a_clear_error(self):
-        cc = shutil.which("gcc") or shutil.which("cc")
-        if not cc:
-            self.skipTest("no C compiler")
         with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / "s.c"
-            src.write_text('#include <stdio.h>\nint main(void){puts("ran");return 0;}\n')
-            exe = Path(tmp) / "static_prog"
-            build = subprocess.run([cc, "-static", "-o", str(exe), str(src)],
-                                   capture_output=True, text=True)
-            if build.returncode != 0:
-                self.skipTest("cannot link statically (libc.a missing?): " + build.stderr[-300:])
-            r = cgosan("run", str(exe))
+            exe = link_c(tmp, "static_prog", "-static")
+            if not exe:
+                self.skipTest("no C compiler, or cannot link statically (libc.a missing?)")
+            r = cgosan("run", exe)
             self.assertNotEqual(r.returncode, 0)
             self.assertNotIn("ran", r.stdout)
             self.assertIn("LD_PRELOAD cannot work on a statically linked program", r.stderr)
@@ -567,6 +560,24 @@ class GoTest(unittest.TestCase):
         self.assertEqual(args[0], "test")
         self.assertIn("-exec", args)
         self.assertIn("-count=1", args)
+
+    @unittest.skipUnless(LIB, "CGOSAN_LIB is not set")
+    def test_a_test_binary_without_cgo_runs_unsanitized_with_a_note(self):
+        pure = Path(self.tmp.name) / "pure"
+        pure.mkdir(exist_ok=True)
+        (pure / "go.mod").write_text(GO_MOD)
+        (pure / "p_test.go").write_text(
+            'package p\n\nimport "testing"\n\nfunc TestPure(t *testing.T) {}\n')
+        results = []
+        for env in (self.go_env(), without_tool(self.go_env())):
+            r = cgosan("test", env=env, cwd=pure, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("t.test is statically linked (its package does not use cgo)",
+                          r.stdout + r.stderr)
+            results.append(r.stdout + r.stderr)
+        # The same note either way (the timing on go's "ok" line aside).
+        notes = [[ln for ln in out.splitlines() if "cgosan" in ln] for out in results]
+        self.assertEqual(notes[0], notes[1])
 
     def test_count_1_is_added_so_results_are_never_cached(self):
         for _ in range(2):
