@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -57,7 +59,7 @@ bool ReadDynamic(const ElfReader& elf, const Elf64_Phdr& ph, DynamicInfo* out) {
     Elf64_Dyn dyn;
     if (!elf.Read(ph.p_offset + off, &dyn, sizeof(dyn))) return false;
     if (dyn.d_tag == DT_NULL) break;
-    if (dyn.d_tag == DT_FLAGS_1) out->has_flags_1 = true;
+    if (dyn.d_tag == DT_FLAGS_1) out->has_flags_1 = true;  // file(1) looks for it, not DF_1_PIE
     if (dyn.d_tag == DT_NEEDED) needed_names.push_back(dyn.d_un.d_val);
     if (dyn.d_tag == DT_STRTAB) {
       have_strtab = true;
@@ -104,7 +106,7 @@ unsigned DynamicInitSymbols(const ElfReader& elf) {
   ForEachSymbol(
       elf, table,
       [](const Elf64_Sym&, const char* name, void* ctx) {
-        for (size_t i = 0; i < sizeof(kSanitizers) / sizeof(kSanitizers[0]); ++i) {
+        for (size_t i = 0; i < std::size(kSanitizers); ++i) {
           if (IsInitSymbol(name, kSanitizers[i].init)) *static_cast<unsigned*>(ctx) |= 1u << i;
         }
         return true;
@@ -135,14 +137,14 @@ bool ReadElfLinkage(const ElfReader& elf, ElfLinkage* out) {
     if (ph.p_type == PT_INTERP && !has_interp) {
       has_interp = true;
       char path[4096] = {};
-      elf.ReadUpTo(ph.p_offset, path, ph.p_filesz < sizeof(path) ? ph.p_filesz : sizeof(path) - 1);
+      elf.ReadUpTo(ph.p_offset, path, std::min<uint64_t>(ph.p_filesz, sizeof(path) - 1));
       out->musl = NamesMusl(path);
     }
   }
-  out->is_static = !dynamic.present ||
-                   (dynamic.has_flags_1 && dynamic.needed.empty() && !has_interp);
+  out->is_static =
+      !dynamic.present || (dynamic.has_flags_1 && dynamic.needed.empty() && !has_interp);
   unsigned init_symbols = DynamicInitSymbols(elf);
-  for (size_t i = 0; i < sizeof(kSanitizers) / sizeof(kSanitizers[0]) && !out->sanitizer; ++i) {
+  for (size_t i = 0; i < std::size(kSanitizers) && !out->sanitizer; ++i) {
     bool needed = false;
     for (const std::string& lib : dynamic.needed) needed |= StartsWith(lib, kSanitizers[i].lib);
     if (needed || (init_symbols & (1u << i)) != 0) out->sanitizer = kSanitizers[i].name;

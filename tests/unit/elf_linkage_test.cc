@@ -40,11 +40,10 @@ class ElfLinkageTest : public ::testing::Test {
   }
 
   // Links `sources` (relative to the directory) with `flags` into `name`; "" on failure.
-  std::string Link(const std::string& name, const std::string& sources,
-                   const std::string& flags) {
+  std::string Link(const std::string& name, const std::string& sources, const std::string& flags) {
     std::string out = dir_.path() + "/" + name;
-    std::string cmd = "cd '" + dir_.path() + "' && cc " + flags + " -o '" + out + "' " +
-                      sources + " >/dev/null 2>&1 && echo ok";
+    std::string cmd = "cd '" + dir_.path() + "' && cc " + flags + " -o '" + out + "' " + sources +
+                      " >/dev/null 2>&1 && echo ok";
     return RunCommand(cmd) == "ok\n" ? out : "";
   }
 

@@ -33,8 +33,11 @@ std::string Blob(const std::string& version, const std::string& modinfo = "") {
 
 // Some bytes of a binary around the blob (machine code, other strings).
 std::string InBinary(const std::string& blob) {
-  return std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(300, '\x90') + blob +
-         std::string(100, '\0') + "trailing";
+  return std::string(
+             "\x7f"
+             "ELF\x02\x01\x01",
+             7) +
+         std::string(300, '\x90') + blob + std::string(100, '\0') + "trailing";
 }
 
 struct Case {
@@ -105,8 +108,8 @@ TEST_F(GoBinaryRulesTest, Cgocheck2FromTheBuildSettings) {
   Check({"prefix", settings("nocgocheck2"), true, "21", false});
   Check({"other", settings("arenas,loopvar"), true, "21", false});
   // Whitespace ends the value.
-  Check({"after_space", InBinary(Blob("go1.21.13", "build\tGOEXPERIMENT=arenas cgocheck2")),
-         true, "21", false});
+  Check({"after_space", InBinary(Blob("go1.21.13", "build\tGOEXPERIMENT=arenas cgocheck2")), true,
+         "21", false});
   // The runtime's message naming the experiment has no "build<TAB>" before it.
   Check({"message", InBinary(Blob("go1.21.13") + "GOEXPERIMENT=cgocheck2 is set"), true, "21",
          false});

@@ -14,9 +14,10 @@ namespace testing_util {
 // `main "$@"`, left out), e.g. "AddressSanitizer\nrc=0".
 inline std::string ShellCheck(const std::string& check, const std::string& path) {
   std::string script = std::string(CGOSAN_SOURCE_DIR) + "/scripts/cgosan";
-  std::string cmd = "bash -c 'source <(sed \"/^main \\\"\\$@\\\"$/d\" \"$0\"); "
-                    "if " + check + " \"$1\"; then echo rc=0; else echo rc=1; fi' '" + script +
-                    "' '" + path + "' 2>&1";
+  std::string cmd =
+      "bash -c 'source <(sed \"/^main \\\"\\$@\\\"$/d\" \"$0\"); "
+      "if " +
+      check + " \"$1\"; then echo rc=0; else echo rc=1; fi' '" + script + "' '" + path + "' 2>&1";
   return RunCommand(cmd);
 }
 
