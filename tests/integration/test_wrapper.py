@@ -3,7 +3,9 @@
 exit status, static binaries) and `cgosan test` (only the test binaries are preloaded,
 -count=1, exit status, a user's own -exec), and GODEBUG=efence=1 for Go targets (merged
 with the user's GODEBUG, --no-efence / go_efence=0, never for the go command or the
-compiler, not with cgocheck=2).
+compiler, not with cgocheck=2). The checks on the program (static, sanitizer runtime, Go
+build info) run through `cgosan-tool inspect` and, without the tool, as shell commands:
+both ways must decide and say the same.
 
 Environment (set by CMake): CGOSAN_LIB, CGOSAN_TOOL, CGOSAN_BUILD_DIR.
 """
@@ -31,6 +33,15 @@ def wrapper_env(**extra):
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CGOSAN_OPTIONS")}
     env.setdefault("CGOSAN_BUILD_DIR", BUILD_DIR)
     env.update(extra)
+    return env
+
+
+def without_tool(env):
+    """env with no cgosan-tool to be found: the wrapper's shell checks then run."""
+    env = dict(env)
+    env.pop("CGOSAN_TOOL", None)
+    env["CGOSAN_BUILD_DIR"] = "/nonexistent/cgosan-build"
+    env["CGOSAN_LIB"] = LIB
     return env
 
 
@@ -151,8 +162,11 @@ class RunEfence(unittest.TestCase):
     def setUpClass(cls):
         cls.prog = build_with(efence_toolchain(), "efence_getenv")
 
+    def environment(self):
+        return wrapper_env()
+
     def run_prog(self, *args, **env):
-        full = wrapper_env()
+        full = self.environment()
         full.pop("GODEBUG", None)  # only what the test gives
         full.update(env)
         r = cgosan("run", *args, env=full)
@@ -217,9 +231,108 @@ class RunEfence(unittest.TestCase):
     def test_a_target_that_is_not_a_go_binary_is_left_alone(self):
         # A shell would hand GODEBUG to every Go program it starts (the go command too).
         r = cgosan("run", "sh", "-c", 'echo "GODEBUG=[${GODEBUG-unset}]"',
-                   env={k: v for k, v in wrapper_env().items() if k != "GODEBUG"})
+                   env={k: v for k, v in self.environment().items() if k != "GODEBUG"})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "GODEBUG=[unset]")
+
+
+@unittest.skipUnless(LIB, "CGOSAN_LIB is not set")
+class RunEfenceWithoutTool(RunEfence):
+    """The same, decided by the wrapper's shell checks (file, readelf, grep)."""
+
+    def environment(self):
+        return without_tool(wrapper_env())
+
+
+def link_c(directory, name, *flags):
+    """Links a C program that prints "ran" into directory/name; None when cc cannot."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        return None
+    src = Path(directory) / "s.c"
+    src.write_text('#include <stdio.h>\nint main(void){puts("ran");return 0;}\n')
+    exe = Path(directory) / name
+    build = subprocess.run([cc, *flags, "-o", str(exe), str(src)], capture_output=True)
+    return str(exe) if build.returncode == 0 else None
+
+
+@unittest.skipUnless(LIB and os.environ.get("CGOSAN_TOOL"), "CGOSAN_LIB, CGOSAN_TOOL not set")
+class Inspect(unittest.TestCase):
+    """`cgosan-tool inspect`, and the wrapper giving the same verdicts without it."""
+
+    TOOL = os.environ.get("CGOSAN_TOOL", "")
+
+    def inspect(self, path):
+        r = subprocess.run([self.TOOL, "inspect", "--", path], capture_output=True, text=True)
+        return r.returncode, dict(line.split("=", 1) for line in r.stdout.splitlines())
+
+    def both_ways(self, *args):
+        """(with the tool, without it): the results of `cgosan *args`."""
+        return cgosan(*args), cgosan(*args, env=without_tool(wrapper_env()))
+
+    def test_the_wrapper_without_tool_finds_none(self):
+        # Otherwise the tests below would compare the tool with itself.
+        r = cgosan("report", "/nonexistent", env=without_tool(wrapper_env()))
+        self.assertIn("cgosan-tool not found", r.stderr)
+
+    def test_answers(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            dynamic = link_c(tmp, "dynamic")
+            if not dynamic:
+                self.skipTest("no C compiler")
+            rc, out = self.inspect(dynamic)
+            self.assertEqual(rc, 0)
+            self.assertEqual(out, {"elf": "1", "machine": "62", "static": "0", "musl": "0",
+                                   "sanitizer": "", "go": "0", "go_minor": "", "cgocheck2": "0"})
+            text = Path(tmp) / "script.sh"
+            text.write_text("#!/bin/sh\necho hi\n")
+            for path in (str(text), str(Path(tmp) / "missing"), tmp):
+                rc, out = self.inspect(path)
+                self.assertEqual(rc, 0, path)
+                self.assertEqual(out["elf"], "0", path)
+                self.assertEqual(out["static"], "0", path)
+                self.assertEqual(out["go"], "0", path)
+
+    def test_static_binary_refused_alike(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = link_c(tmp, "static_prog", "-static")
+            if not exe:
+                self.skipTest("cannot link statically")
+            self.assertEqual(self.inspect(exe)[1]["static"], "1")
+            with_tool, without = self.both_ways("run", exe)
+            self.assertEqual(with_tool.returncode, 1)
+            self.assertIn("is statically linked", with_tool.stderr)
+            self.assertEqual((with_tool.returncode, with_tool.stdout, with_tool.stderr),
+                             (without.returncode, without.stdout, without.stderr))
+
+    def test_an_elf_file_the_tool_cannot_read_goes_to_the_shell_checks(self):
+        # A 32-bit AArch64 header on a copy of a real program: inspect declines (exit 1) and
+        # the wrapper's od check names the machine, as it does without the tool.
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = link_c(tmp, "prog")
+            if not exe:
+                self.skipTest("no C compiler")
+            data = bytearray(Path(exe).read_bytes())
+            data[4] = 1  # ELFCLASS32
+            data[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
+            odd = Path(tmp) / "odd"
+            odd.write_bytes(bytes(data))
+            odd.chmod(0o755)
+            self.assertEqual(self.inspect(str(odd))[0], 1)
+            with_tool, without = self.both_ways("run", str(odd))
+            self.assertIn("is an AArch64 (arm64) executable", with_tool.stderr)
+            self.assertEqual((with_tool.returncode, with_tool.stderr),
+                             (without.returncode, without.stderr))
+
+    def test_dynamic_program_runs_alike(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = link_c(tmp, "prog")
+            if not exe:
+                self.skipTest("no C compiler")
+            for r in self.both_ways("run", exe):
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "ran\n", ""))
+            for r in self.both_ways("run", "cat", "/proc/self/maps"):
+                self.assertIn(os.path.realpath(LIB), r.stdout)
 
 
 class Run(unittest.TestCase):
@@ -268,18 +381,11 @@ class Run(unittest.TestCase):
         self.assertIn("not found", r.stderr)
 
     def test_static_binary_is_refused_with_a_clear_error(self):
-        cc = shutil.which("gcc") or shutil.which("cc")
-        if not cc:
-            self.skipTest("no C compiler")
         with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / "s.c"
-            src.write_text('#include <stdio.h>\nint main(void){puts("ran");return 0;}\n')
-            exe = Path(tmp) / "static_prog"
-            build = subprocess.run([cc, "-static", "-o", str(exe), str(src)],
-                                   capture_output=True, text=True)
-            if build.returncode != 0:
-                self.skipTest("cannot link statically (libc.a missing?): " + build.stderr[-300:])
-            r = cgosan("run", str(exe))
+            exe = link_c(tmp, "static_prog", "-static")
+            if not exe:
+                self.skipTest("no C compiler, or cannot link statically (libc.a missing?)")
+            r = cgosan("run", exe)
             self.assertNotEqual(r.returncode, 0)
             self.assertNotIn("ran", r.stdout)
             self.assertIn("LD_PRELOAD cannot work on a statically linked program", r.stderr)
@@ -454,6 +560,24 @@ class GoTest(unittest.TestCase):
         self.assertEqual(args[0], "test")
         self.assertIn("-exec", args)
         self.assertIn("-count=1", args)
+
+    @unittest.skipUnless(LIB, "CGOSAN_LIB is not set")
+    def test_a_test_binary_without_cgo_runs_unsanitized_with_a_note(self):
+        pure = Path(self.tmp.name) / "pure"
+        pure.mkdir(exist_ok=True)
+        (pure / "go.mod").write_text(GO_MOD)
+        (pure / "p_test.go").write_text(
+            'package p\n\nimport "testing"\n\nfunc TestPure(t *testing.T) {}\n')
+        results = []
+        for env in (self.go_env(), without_tool(self.go_env())):
+            r = cgosan("test", env=env, cwd=pure, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("t.test is statically linked (its package does not use cgo)",
+                          r.stdout + r.stderr)
+            results.append(r.stdout + r.stderr)
+        # The same note either way (the timing on go's "ok" line aside).
+        notes = [[ln for ln in out.splitlines() if "cgosan" in ln] for out in results]
+        self.assertEqual(notes[0], notes[1])
 
     def test_count_1_is_added_so_results_are_never_cached(self):
         for _ in range(2):
