@@ -124,6 +124,27 @@ class Retention(CgosanTestCase):
 
         self.for_each_toolchain(check)
 
+    def test_retain_by_two_callers_at_the_same_depth(self):
+        # Each call's calling frames come from a per-thread cache keyed by the goroutine's
+        # depth: viaA and viaB call the same C function at the same depth, and only the
+        # return addresses on the goroutine stack differ. Each finding names its own caller.
+        def check(version, goroot):
+            prog = goheap.build_program(version, goroot, "retain_global")
+            self.assertPlainOk(prog, "two")
+            res = self.run_prog(prog, "two")
+            self.assertExit(res, EXITCODE)
+            found = sorted((f for f in res.findings if f["kind"] == RETAINED),
+                           key=lambda f: f["holder"]["offset"])
+            self.assertEqual([f["holder"]["offset"] for f in found], [0, 8], res.describe())
+            for f, name, caller, other, mark in ((found[0], "a", "main.viaA", "main.viaB", "// VIA_A"),
+                                                 (found[1], "b", "main.viaB", "main.viaA", "// VIA_B")):
+                self.assertEqual(f["holder"]["symbol"], "kept_slots", self.dump(f))
+                self.assertCgoCallReceived(f, "keep_at", res.printed_ptr(name))
+                self.assertGoLineIn(f, "cgo_call", caller, "retain_global", mark)
+                self.assertNotIn(other, functions(self.stack(f, "cgo_call")), self.dump(f))
+
+        self.for_each_toolchain(check)
+
     def test_retain_stack(self):
         def check(version, goroot):
             prog = goheap.build_program(version, goroot, "retain_stack")

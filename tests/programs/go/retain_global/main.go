@@ -2,7 +2,10 @@
 // after the cgo call that received it returned, while the slice is still alive: the cgo
 // rule "C may not keep a copy of a Go pointer after the call returns" is broken, and
 // cgosan reports go-pointer-retained naming the global (kept) and the Go line of the call
-// (marked KEEP). Twin: retain_transient.
+// (marked KEEP). Twin: retain_transient. Mode "two": via_a and via_b, whose frames are the
+// same size, each give C one slice at the same depth through the same C function, and C
+// keeps both (kept_slots[0] and [1]): two findings, each naming its own caller (the
+// thunk's per-thread cache of calling goroutines' frames must tell them apart).
 package main
 
 /*
@@ -11,17 +14,46 @@ package main
 void *kept;
 
 __attribute__((noinline)) void keep(void *p) { kept = p; }
+
+void *kept_slots[2];
+__attribute__((noinline)) void keep_at(void *p, int i) { kept_slots[i] = p; }
 */
 import "C"
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 	"unsafe"
 )
 
+//go:noinline
+func viaA(p unsafe.Pointer) {
+	C.keep_at(p, 0) // VIA_A
+}
+
+//go:noinline
+func viaB(p unsafe.Pointer) {
+	C.keep_at(p, 1) // VIA_B
+}
+
+func two() {
+	a, b := make([]byte, 64), make([]byte, 64)
+	fmt.Printf("a=0x%x\nb=0x%x\n", uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0])))
+	viaA(unsafe.Pointer(&a[0]))
+	viaB(unsafe.Pointer(&b[0]))
+	time.Sleep(100 * time.Millisecond)
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	fmt.Println("done")
+}
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "two" {
+		two()
+		return
+	}
 	buf := make([]byte, 64)
 	p := unsafe.Pointer(&buf[0])
 	fmt.Printf("ptr=0x%x\n", uintptr(p))
