@@ -417,11 +417,13 @@ class Paths(unittest.TestCase):
         # cwd reached through a symlink, named so in PWD (bash keeps a PWD that names "."):
         # a relative script path must be resolved from where the link points.
         (self.tmp / "here").symlink_to(self.tmp / "usr")
-        env = wrapper_env(CGOSAN_BUILD_DIR="/nonexistent/cgosan-build", PWD=str(self.tmp / "here"))
+        env = wrapper_env(CGOSAN_BUILD_DIR="/nonexistent/cgosan-build",
+                          PWD=str(self.tmp / "here"))
         for key in ("CGOSAN_LIB", "CGOSAN_TOOL"):
             env.pop(key, None)
         real_lib = str((self.tmp / "libdir" / "libcgosan.so").resolve())
-        for script in (str(self.tmp / "usr" / "bin" / "cgosan"), "bin/cgosan",
+        for script in (str(prefix / "bin" / "cgosan"), str(self.tmp / "usr" / "bin" / "cgosan"),
+                       "bin/cgosan",
                        str(self.tmp / "here" / "bin" / ".." / "bin" / "cgosan")):
             with self.subTest(script=script):
                 r = subprocess.run([script, "run", "sh", "-c", 'echo "$LD_PRELOAD"'], env=env,
@@ -460,7 +462,8 @@ class Paths(unittest.TestCase):
                 r = cgosan("run", given, cwd=str(self.tmp))
                 self.assertEqual((r.returncode, r.stdout, r.stderr), (0, want, ""))
         # Found in PATH, through a symlinked directory.
-        env = wrapper_env(PATH=f"{self.tmp / 'sub-link'}/..:{os.environ.get('PATH', '/usr/bin:/bin')}")
+        path = os.environ.get("PATH", "/usr/bin:/bin")
+        env = wrapper_env(PATH=f"{self.tmp / 'sub-link'}/..:{path}")
         r = cgosan("run", "prog", env=env)
         self.assertEqual((r.returncode, r.stdout, r.stderr), (0, want, ""))
 
