@@ -5,7 +5,8 @@ exit status, static binaries) and `cgosan test` (only the test binaries are prel
 with the user's GODEBUG, --no-efence / go_efence=0, never for the go command or the
 compiler, not with cgocheck=2). The checks on the program (static, sanitizer runtime, Go
 build info) run through `cgosan-tool inspect` and, without the tool, as shell commands:
-both ways must decide and say the same.
+both ways must decide and say the same. Paths (the script's own, when installed as a
+symlink; the library; the named program) are resolved as readlink -f would.
 
 Environment (set by CMake): CGOSAN_LIB, CGOSAN_TOOL, CGOSAN_BUILD_DIR.
 """
