@@ -5,7 +5,8 @@ exit status, static binaries) and `cgosan test` (only the test binaries are prel
 with the user's GODEBUG, --no-efence / go_efence=0, never for the go command or the
 compiler, not with cgocheck=2). The checks on the program (static, sanitizer runtime, Go
 build info) run through `cgosan-tool inspect` and, without the tool, as shell commands:
-both ways must decide and say the same.
+both ways must decide and say the same. Paths (the script's own, when installed as a
+symlink; the library; the named program) are resolved as readlink -f would.
 
 Environment (set by CMake): CGOSAN_LIB, CGOSAN_TOOL, CGOSAN_BUILD_DIR.
 """
@@ -390,6 +391,89 @@ class Run(unittest.TestCase):
             self.assertNotIn("ran", r.stdout)
             self.assertIn("LD_PRELOAD cannot work on a statically linked program", r.stderr)
             self.assertIn("a Go program without cgo is static", r.stderr)
+
+
+@unittest.skipUnless(LIB, "CGOSAN_LIB is not set")
+class Paths(unittest.TestCase):
+    """The wrapper resolves paths like readlink -f (symlinks of every component, '..' taken
+    after them), doing it itself when no component is a symlink: the script's own location
+    when installed as a symlink, the library that goes into LD_PRELOAD, the named program."""
+
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="cgosan-paths-"))
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+
+    def test_symlinked_install_finds_the_library_next_to_the_real_script(self):
+        # <prefix>/bin/cgosan is the script; usr/bin/cgosan a relative symlink to it, and
+        # <prefix>/lib/libcgosan.so a symlink to the real library in a linked directory.
+        prefix = self.tmp / "opt" / "cgosan"
+        (prefix / "bin").mkdir(parents=True)
+        shutil.copy2(WRAPPER, prefix / "bin" / "cgosan")
+        (self.tmp / "libdir").mkdir()
+        shutil.copy2(LIB, self.tmp / "libdir" / "libcgosan.so")
+        (self.tmp / "libdir-link").symlink_to("libdir")
+        (prefix / "lib").symlink_to(self.tmp / "libdir-link")
+        (self.tmp / "usr" / "bin").mkdir(parents=True)
+        (self.tmp / "usr" / "bin" / "cgosan").symlink_to("../../opt/cgosan/bin/cgosan")
+        # cwd reached through a symlink, named so in PWD (bash keeps a PWD that names "."):
+        # a relative script path must be resolved from where the link points.
+        (self.tmp / "here").symlink_to(self.tmp / "usr")
+        env = wrapper_env(CGOSAN_BUILD_DIR="/nonexistent/cgosan-build",
+                          PWD=str(self.tmp / "here"))
+        for key in ("CGOSAN_LIB", "CGOSAN_TOOL"):
+            env.pop(key, None)
+        real_lib = str((self.tmp / "libdir" / "libcgosan.so").resolve())
+        for script in (str(prefix / "bin" / "cgosan"), str(self.tmp / "usr" / "bin" / "cgosan"),
+                       "bin/cgosan",
+                       str(self.tmp / "here" / "bin" / ".." / "bin" / "cgosan")):
+            with self.subTest(script=script):
+                r = subprocess.run([script, "run", "sh", "-c", 'echo "$LD_PRELOAD"'], env=env,
+                                   cwd=str(self.tmp / "here"), stdin=subprocess.DEVNULL,
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, real_lib + "\n", ""))
+
+    def test_library_given_through_symlinks_and_dots(self):
+        (self.tmp / "real" / "sub").mkdir(parents=True)
+        shutil.copy2(LIB, self.tmp / "real" / "libcgosan.so")
+        (self.tmp / "sub-link").symlink_to(self.tmp / "real" / "sub")
+        # Where '..' taken by text alone would lead: it must not be what gets preloaded.
+        shutil.copy2(LIB, self.tmp / "libcgosan.so")
+        real_lib = str((self.tmp / "real" / "libcgosan.so").resolve())
+        for given in (self.tmp / "real" / "." / "sub" / ".." / "libcgosan.so",
+                      # '..' after a symlink climbs from its target (real), not from tmp.
+                      self.tmp / "sub-link" / ".." / "libcgosan.so"):
+            with self.subTest(given=str(given)):
+                r = cgosan("run", "sh", "-c", 'echo "$LD_PRELOAD"',
+                           env=wrapper_env(CGOSAN_LIB=str(given)))
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, real_lib + "\n", ""))
+
+    def test_named_program_is_its_canonical_path(self):
+        (self.tmp / "real" / "sub").mkdir(parents=True)
+        prog = self.tmp / "real" / "prog"
+        prog.write_text('#!/bin/sh\nprintf "%s\\n" "$CGOSAN_NAMED_EXE"\n')
+        prog.chmod(0o755)
+        (self.tmp / "sub-link").symlink_to(self.tmp / "real" / "sub")
+        (self.tmp / "prog-link").symlink_to("real/prog")
+        shutil.copy2(prog, self.tmp / "prog")  # where '..' by text alone would lead
+        want = str(prog.resolve()) + "\n"
+        for given in (str(prog), str(self.tmp / "real" / "sub" / ".." / "prog"),
+                      str(self.tmp / "sub-link" / ".." / "prog"), str(self.tmp / "prog-link"),
+                      "./real//./prog"):
+            with self.subTest(given=given):
+                r = cgosan("run", given, cwd=str(self.tmp))
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, want, ""))
+        # Found in PATH, through a symlinked directory.
+        path = os.environ.get("PATH", "/usr/bin:/bin")
+        env = wrapper_env(PATH=f"{self.tmp / 'sub-link'}/..:{path}")
+        r = cgosan("run", "prog", env=env)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, want, ""))
+
+    def test_builtin_names_are_found_in_path(self):
+        # `hash` skips builtins: `run true` must still run /usr/bin/true (or /bin/true).
+        r = cgosan("run", "true")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        r = cgosan("run", "printf", "%s", "x")
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "x", ""))
 
 
 GO_MOD = "module example.com/t\n\ngo 1.19\n"

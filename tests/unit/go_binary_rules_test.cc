@@ -16,6 +16,7 @@ namespace cli {
 namespace {
 
 using testing_util::ShellCheck;
+using testing_util::ShellReply;
 using testing_util::TempDir;
 
 const std::string kMagic("\xff Go buildinf:", 14);
@@ -63,7 +64,7 @@ class GoBinaryRulesTest : public ::testing::Test {
     ASSERT_EQ(fwrite(c.bytes.data(), 1, c.bytes.size(), f), c.bytes.size());
     ASSERT_EQ(fclose(f), 0);
     EXPECT_EQ(ShellCheck("is_go_binary", path), c.go ? "rc=0\n" : "rc=1\n");
-    EXPECT_EQ(ShellCheck("go_minor_version", path), std::string(c.minor) + "\nrc=0\n");
+    EXPECT_EQ(ShellReply("go_minor_version", path), "REPLY=" + std::string(c.minor) + "\nrc=0\n");
     EXPECT_EQ(ShellCheck("wants_cgocheck2", path), c.cgocheck2 ? "rc=0\n" : "rc=1\n");
   }
   TempDir dir_{"cgosan-go-rules"};

@@ -21,5 +21,16 @@ inline std::string ShellCheck(const std::string& check, const std::string& path)
   return RunCommand(cmd);
 }
 
+// "REPLY=<value>\nrc=0\n" of `check path` for a check that sets REPLY instead of printing
+// (the wrapper calls those as plain commands, not in a subshell, so errexit is on: a command
+// failing inside the check ends the shell before "rc=0", as it would end the wrapper).
+inline std::string ShellReply(const std::string& check, const std::string& path) {
+  std::string script = std::string(CGOSAN_SOURCE_DIR) + "/scripts/cgosan";
+  std::string cmd =
+      "bash -c 'source <(sed \"/^main \\\"\\$@\\\"$/d\" \"$0\"); " + check +
+      " \"$1\"; printf \"REPLY=%s\\nrc=0\\n\" \"$REPLY\"' '" + script + "' '" + path + "' 2>&1";
+  return RunCommand(cmd);
+}
+
 }  // namespace testing_util
 }  // namespace cgosan
