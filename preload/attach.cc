@@ -99,7 +99,7 @@ void ConfigureHeap() {
   if (!passive && (IsGoProcess() || LeakCheck::Enabled())) {
     config.fill_byte = static_cast<int>(o.malloc_fill_byte);
   }
-  config.mostly_untracked = passive || o.guard_mode() == GuardMode::kSampled;
+  config.mostly_untracked = UntrackedMode();
   CHeap::Configure(config);
 }
 
@@ -358,9 +358,7 @@ __attribute__((constructor(101))) void AttachPreload() {
     }
     SignalTable::InstallHandlers(OnFaultSignal);
   }
-  if (PreloadPassive() || GetOptions().guard_mode() == GuardMode::kSampled) {
-    CHeap::ReleaseUnguardedRecords();
-  }
+  if (UntrackedMode()) CHeap::ReleaseUnguardedRecords();
   SetPreloadReady();
   if (stay_out) return;
   SayAttached();

@@ -78,9 +78,6 @@ constexpr size_t kThunkBytes = 32;
 struct Target {
   uintptr_t original;
   uint32_t frame_size;
-  // The frame words a call looks at for Go pointers: every one (a Go pointer passed as an
-  // integer, uintptr or C.uintptr_t, is retained just the same), bit i for word i.
-  uint64_t pointer_words;
   bool is_cgo_malloc;
   char function[96];
   char stub[160];  // the Go stub's name, "<pkg>._Cfunc_<name>"
@@ -204,21 +201,21 @@ void FindFrameSizes(Target* targets, int count) {
     for (int k = 0; k < count; ++k) {
       if (targets[k].frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
         targets[k].frame_size = static_cast<uint32_t>(f.args);
-        uint32_t n = targets[k].frame_size / 8;
-        targets[k].pointer_words = n < 64 ? (uint64_t{1} << n) - 1 : ~uint64_t{0};
       }
     }
   }
 }
 
-// The frame holds the call's arguments (and room for its results, still zero or stale):
-// at most the first 16 words are looked at, so a call with a huge frame stays cheap.
-// pointer_words: the target's (its frame's words).
-inline void RecordGoPointers(CgoCall* c, uint64_t pointer_words) {
+// The frame holds the call's arguments (and room for its results, still zero or stale).
+// Every word is looked at, whatever its Go type: a Go pointer passed as an integer (uintptr,
+// C.uintptr_t) is retained just the same. At most the first 16, so that a call with a huge
+// frame stays cheap.
+inline void RecordGoPointers(CgoCall* c) {
   const auto* words = reinterpret_cast<const uintptr_t*>(c->frame);
-  c->go_pointers_truncated = (pointer_words >> 16) != 0;
-  for (uint64_t left = pointer_words & 0xffff; left != 0; left &= left - 1) {
-    int i = __builtin_ctzll(left);
+  uint32_t n = c->frame_size / 8;
+  c->go_pointers_truncated = n > 16;
+  if (n > 16) n = 16;
+  for (uint32_t i = 0; i < n; ++i) {
     if (!GoMappings::Contains(words[i])) continue;
     if (c->num_go_pointers == CgoCall::kMaxGoPointers) {
       c->go_pointers_truncated = true;
@@ -270,7 +267,6 @@ int CgoCalls::Attach() {
     auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
     g_targets[i].original = __atomic_load_n(var, __ATOMIC_RELAXED);
     g_targets[i].frame_size = 0;
-    g_targets[i].pointer_words = 0;  // until FindFrameSizes knows the frame
     memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
     memcpy(g_targets[i].stub, candidates[i].stub, sizeof(g_targets[i].stub));
     g_targets[i].is_cgo_malloc = strcmp(g_targets[i].function, "_Cmalloc") == 0;
@@ -284,7 +280,6 @@ int CgoCalls::Attach() {
   InternalMunmap(candidates, sizeof(Candidate) * kMaxTargets);
   return scan.count;
 }
-
 
 int CgoCalls::RegisteredThreads(uintptr_t* out, int max) {
   int n = g_num_threads.load(std::memory_order_acquire);
@@ -303,9 +298,7 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
   __atomic_store_n(&g_record_recent, on, __ATOMIC_RELAXED);
 }
 
-
 }  // namespace cgosan
-
 
 // Enter and exit keep the depth in a register and store it once: other threads and signal
 // handlers read it (release order: a call's record is written before the depth counts it).
@@ -324,8 +317,8 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
     c.is_cgo_malloc = t.is_cgo_malloc;
     c.num_go_pointers = 0;
     c.go_pointers_truncated = false;
-    if (t.pointer_words != 0) {
-      RecordGoPointers(&c, t.pointer_words);
+    if (t.frame_size >= 8) {
+      RecordGoPointers(&c);
       if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
           __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
         RecordRecent(cs, c);

@@ -49,12 +49,6 @@ bool Sampled() {
   return --t_state.sample_countdown == 0;
 }
 
-// guard=sampled follows GWP-ASan: a block that is not sampled is glibc's, untracked, and
-// costs the program one counter decrement. A passive process hands every block to glibc.
-bool UntrackedMode() {
-  return PreloadPassive() || GetOptions().guard_mode() == GuardMode::kSampled;
-}
-
 // Whether ptr is glibc's own block, one cgosan does not track (see UntrackedMode).
 bool GlibcOwned(void* ptr) {
   return UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr));

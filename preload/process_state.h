@@ -3,6 +3,8 @@
 
 #include <atomic>
 
+#include "shadow/options.h"
+
 namespace cgosan {
 
 // The state behind the accessors below (thread_state.cc), inline because every malloc asks.
@@ -26,6 +28,14 @@ void SetGoProcess(bool go);
 // glibc's allocator, with glibc's own checks: quiet and cheap.
 inline bool PreloadPassive() { return process_state::g_passive; }
 void SetPreloadPassive();
+
+// Whether a block that is not sampled is glibc's, untracked: guard=sampled follows GWP-ASan
+// (an unsampled block costs the program one counter decrement), and a passive process hands
+// every block to glibc. The allocator's fast path and the heap's configuration at attach
+// both follow it.
+inline bool UntrackedMode() {
+  return PreloadPassive() || GetOptions().guard_mode() == GuardMode::kSampled;
+}
 
 // A finding that ends the program was reported (a fault or a bad free): the program is
 // dying of a bug already named, so the end-of-run audits (leaks, retention) stay quiet.
