@@ -99,7 +99,6 @@ void ConfigureHeap() {
   if (!passive && (IsGoProcess() || LeakCheck::Enabled())) {
     config.fill_byte = static_cast<int>(o.malloc_fill_byte);
   }
-  config.mostly_untracked = UntrackedMode();
   CHeap::Configure(config);
 }
 

@@ -1,12 +1,15 @@
 // CHeap implementation: routes blocks between the guarded pool and glibc's allocator
 // (glibc's __libc_* entry points: the real allocator, which never calls back into ours).
+// An unguarded tracked block is glibc's block of header + size bytes; the user pointer
+// follows the header (or, for an alignment above 16, starts `alignment` bytes in).
 #include "shadow/c_heap.h"
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 
-#include "shadow/block_table.h"
+#include "shadow/block_header.h"
+#include "shadow/block_records.h"
 #include "shadow/guarded_pool.h"
 #include "shadow/options.h"
 #include "shadow/quarantine.h"
@@ -21,15 +24,14 @@ void __libc_free(void* p);
 namespace cgosan {
 namespace {
 
-// Freed unguarded blocks, one FIFO per group of threads (by tid) so that threads freeing at
-// once do not contend on one lock; each holds its share of the budget.
+// Freed unguarded blocks (their record ids), one FIFO per group of threads (by tid) so that
+// threads freeing at once do not contend on one lock; each holds its share of the budget.
 constexpr int kQuarantineShards = 8;
 constexpr size_t kUnguardedQuarantineEntries = size_t{1} << 16;
 struct alignas(64) QuarantineShard {
   Quarantine q;
 };
 QuarantineShard g_unguarded_quarantine[kQuarantineShards];
-bool g_configured = false;
 int g_fill_byte = -1;
 
 void Fill(void* p, size_t size) {
@@ -55,9 +57,22 @@ void* RealAllocate(size_t size, size_t alignment, bool zero) {
   return p;
 }
 
-void ReleaseUnguarded(uintptr_t base) {
-  BlockTable::Erase(base);
-  __libc_free(reinterpret_cast<void*>(base));
+// Where the user pointer lies in glibc's block: room for the header, alignment kept.
+size_t HeaderOffset(size_t alignment) { return alignment <= 16 ? kHeaderBytes : alignment; }
+
+// The unguarded block whose user pointer is exactly ptr, with its record's state.
+bool Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
+  RecordId id;
+  uintptr_t glibc_block;
+  return ReadHeader(ptr, &id, &glibc_block) && BlockRecords::Read(id, out, state) &&
+         out->base == ptr;
+}
+
+// Returns a block that left the quarantine (or was never held) to glibc.
+void ReleaseUnguarded(RecordId id, pid_t tid) {
+  uint32_t alignment;
+  uintptr_t base = BlockRecords::Release(id, static_cast<unsigned>(tid), &alignment);
+  if (base != 0) __libc_free(reinterpret_cast<void*>(base - HeaderOffset(alignment)));
 }
 
 }  // namespace
@@ -76,8 +91,6 @@ void CHeap::Configure(const CHeapConfig& config) {
            kUnguardedQuarantineEntries / kQuarantineShards);
   }
   g_fill_byte = config.fill_byte;
-  if (!config.mostly_untracked) BlockTable::StopCountingRegions();
-  g_configured = true;
 }
 
 void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, StackId stack,
@@ -93,23 +106,33 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
       return p;
     }
   }
-  void* p = RealAllocate(size, alignment, zero);
-  if (!p) return nullptr;
-  if (!zero) Fill(p, size);
+  size_t offset = HeaderOffset(alignment);
+  if (size > SIZE_MAX - offset || offset > kMaxHeaderOffset) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* glibc_block = RealAllocate(size + offset, alignment, zero);
+  if (!glibc_block) return nullptr;
+  RecordId id = BlockRecords::Acquire(static_cast<unsigned>(tid));
+  if (id == 0) {
+    // Out of records: an untracked block's free would look invalid, so the allocation
+    // fails instead, as it soon would without cgosan.
+    __libc_free(glibc_block);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  uintptr_t user = reinterpret_cast<uintptr_t>(glibc_block) + offset;
+  WriteHeader(user, id, offset);
   HeapBlock b;
-  b.base = reinterpret_cast<uintptr_t>(p);
+  b.base = user;
   b.size = size;
   b.alloc_stack = stack;
   b.alloc_tid = tid;
   b.alignment = static_cast<uint32_t>(alignment);
   b.origin = origin;
-  if (!BlockTable::Insert(b)) {
-    // Out of memory for the table: an untracked block's free would look invalid, so the
-    // allocation fails instead, as it soon would without cgosan.
-    __libc_free(p);
-    errno = ENOMEM;
-    return nullptr;
-  }
+  BlockRecords::Set(id, b, RecordState::kLive);
+  void* p = reinterpret_cast<void*>(user);
+  if (!zero) Fill(p, size);
   return p;
 }
 
@@ -121,9 +144,15 @@ void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
 void CHeap::ReleaseUnguardedRecords() {
   for (QuarantineShard& shard : g_unguarded_quarantine) {
     Quarantine::Entry e;
-    while (shard.q.PopOldest(&e)) __libc_free(reinterpret_cast<void*>(e.key));
+    while (shard.q.PopOldest(&e)) ReleaseUnguarded(static_cast<RecordId>(e.key), 0);
   }
-  BlockTable::EraseAll();
+  BlockRecords::AdoptAllLive();
+}
+
+bool CHeap::HasRecord(uintptr_t ptr) {
+  HeapBlock b;
+  RecordState state;
+  return Lookup(ptr, &b, &state);
 }
 
 FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
@@ -145,38 +174,54 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
         return FreeVerdict::kInvalidFree;
     }
   }
-  if (!BlockTable::MarkFreed(addr, stack, tid, block)) {
-    *block_known = BlockTable::FindContaining(addr, block);
+  RecordState state;
+  if (!Lookup(addr, block, &state)) {
+    *block_known = BlockRecords::FindContaining(addr, block);
     return FreeVerdict::kInvalidFree;
   }
   *block_known = true;
-  if (block->state == BlockState::kFreed) return FreeVerdict::kDoubleFree;
+  if (state == RecordState::kFreed) return FreeVerdict::kDoubleFree;
+  if (state == RecordState::kAdopted) {
+    ReleaseUnguarded(block->record, tid);
+    return FreeVerdict::kOk;
+  }
+  BlockRecords::MarkFreed(block->record, stack, tid);
   Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
   Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
-  int n = g_configured ? q.Push({addr, block->size}, evicted) : 0;
-  if (!g_configured) ReleaseUnguarded(addr);
-  for (int i = 0; i < n; ++i) ReleaseUnguarded(evicted[i].key);
+  int n = q.Push({block->record, block->size + HeaderOffset(block->alignment)}, evicted);
+  for (int i = 0; i < n; ++i) ReleaseUnguarded(static_cast<RecordId>(evicted[i].key), tid);
   return FreeVerdict::kOk;
 }
 
 bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
   if (GuardedPool::Contains(ptr)) return GuardedPool::FindLive(ptr, out);
-  return BlockTable::Find(ptr, out) && out->state == BlockState::kLive;
+  RecordState state;
+  return Lookup(ptr, out, &state) && state != RecordState::kFreed;
+}
+
+bool CHeap::StillLive(const HeapBlock& seen) {
+  HeapBlock now;
+  RecordState state = RecordState::kLive;
+  bool live = seen.guarded ? GuardedPool::FindLive(seen.base, &now)
+                           : BlockRecords::Read(seen.record, &now, &state);
+  return live && state == RecordState::kLive && now.base == seen.base &&
+         now.size == seen.size && now.alloc_stack == seen.alloc_stack &&
+         now.alloc_tid == seen.alloc_tid && now.origin == seen.origin;
 }
 
 void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
   GuardedPool::ForEachLive(fn, ctx);
-  BlockTable::ForEachLive(fn, ctx);
+  BlockRecords::ForEachLive(fn, ctx);
 }
 
 void CHeap::LockAllForFork() {
   GuardedPool::LockAll();
   for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Lock();
-  BlockTable::LockAll();
+  BlockRecords::LockAll();
 }
 
 void CHeap::UnlockAllAfterFork() {
-  BlockTable::UnlockAll();
+  BlockRecords::UnlockAll();
   for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Unlock();
   GuardedPool::UnlockAll();
 }

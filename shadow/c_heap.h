@@ -1,6 +1,7 @@
 // CHeap: the C heap model. Every block the program gets from malloc & co. is known here:
-// guarded blocks in the GuardedPool, the others served by glibc and recorded in the
-// BlockTable; frees are validated and quarantined. No reporting here: results say what
+// guarded blocks in the GuardedPool, the others served by glibc with a header in front
+// (block_header.h) that names their record (block_records.h); frees are validated and
+// quarantined. No reporting here: results say what
 // happened and preload/ turns them into findings.
 #pragma once
 
@@ -9,7 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "shadow/block_table.h"
+#include "shadow/block_header.h"
+#include "shadow/block_records.h"
 #include "shadow/guarded_pool.h"
 #include "shadow/heap_block.h"
 
@@ -25,9 +27,6 @@ struct CHeapConfig {
   // Fill the first kFillLimit bytes of new malloc (not calloc) blocks with this byte, so
   // that stale bytes of reused memory are never read as pointers by the audits; -1: off.
   int fill_byte = -1;
-  // Most blocks go untracked (guard=sampled, passive processes): Tracks must answer "no"
-  // without a search. Otherwise the block table keeps no per-region counts.
-  bool mostly_untracked = false;
 };
 
 constexpr size_t kFillLimit = 4096;
@@ -52,25 +51,38 @@ class CHeap {
   static void* AllocateUntracked(size_t size, size_t alignment, bool zero);
   // Whether ptr is a block the model knows (guarded, or recorded live or freed): the others
   // came from AllocateUntracked or from before cgosan was ready, and belong to glibc.
-  static bool Tracks(uintptr_t ptr) {  // inline: every free in guard=sampled asks
-    return GuardedPool::Contains(ptr) || BlockTable::Contains(ptr);
+  // Inline: every free in guard=sampled asks, and for glibc's blocks one load answers.
+  static bool Tracks(uintptr_t ptr) {
+    return GuardedPool::Contains(ptr) || (MayHaveHeader(ptr) && HasRecord(ptr));
   }
   // Stops tracking the unguarded blocks recorded so far (those of the loader and libraries'
-  // constructors, made before options were known): live ones become glibc's, quarantined
-  // ones are released now. For guard=sampled and passive processes, where no unsampled
-  // block is tracked: afterwards a free of glibc's block finds no record near it at once.
+  // constructors, made before options were known), for guard=sampled and passive
+  // processes, where no unsampled block is tracked: quarantined ones are released now,
+  // live ones are no longer reported or scanned (their free only removes the header).
   static void ReleaseUnguardedRecords();
   static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                           uint64_t* corrupt_offset);
-  // The live block starting exactly at ptr.
+  // The live block starting exactly at ptr (a pointer the program passes to the allocator:
+  // its header is read, as glibc reads its own).
   static bool FindLive(uintptr_t ptr, HeapBlock* out);
+  // Whether a block seen earlier (by ForEachLive*) is still live and still the same block.
+  // Safe from any thread at any time: reads no block memory.
+  static bool StillLive(const HeapBlock& seen);
 
   // Every live block (guarded and unguarded), each table under its own lock: fn must not
   // allocate, lock or call back into the heap.
   static void ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx);
+  // The unguarded ones in bounded steps (see BlockRecords::ForEachLiveStep); no lock held.
+  static bool ForEachLiveUnguardedStep(size_t* cursor, size_t max_blocks,
+                                       void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
+    return BlockRecords::ForEachLiveStep(cursor, max_blocks, fn, ctx);
+  }
 
   static void LockAllForFork();
   static void UnlockAllAfterFork();
+
+ private:
+  static bool HasRecord(uintptr_t ptr);
 };
 
 }  // namespace cgosan

@@ -27,6 +27,7 @@ struct HeapBlock {
   BlockState state = BlockState::kLive;
   BlockOrigin origin = BlockOrigin::kUnknown;
   bool guarded = false;
+  uint32_t record = 0;  // an unguarded block's record id (block_records.h); 0 for guarded ones
 
   bool Contains(uintptr_t addr) const { return addr >= base && addr < base + (size ? size : 1); }
 };

@@ -25,14 +25,15 @@ int Quarantine::Push(Entry e, Entry* evicted) {
          (count_ == capacity_ || bytes_ + e.bytes > budget_)) {
     evicted[n++] = ring_[head_];
     bytes_ -= ring_[head_].bytes;
-    head_ = (head_ + 1) % capacity_;
+    head_ = Next(head_);
     --count_;
   }
   if (count_ == capacity_ || e.bytes > budget_) {
     evicted[n++] = e;  // too big to hold (or eviction limit reached): released at once
     return n;
   }
-  ring_[(head_ + count_) % capacity_] = e;
+  size_t tail = head_ + count_;  // no division: this runs on every free
+  ring_[tail >= capacity_ ? tail - capacity_ : tail] = e;
   ++count_;
   bytes_ += e.bytes;
   return n;
@@ -43,7 +44,7 @@ bool Quarantine::PopOldest(Entry* out) {
   if (count_ == 0) return false;
   *out = ring_[head_];
   bytes_ -= out->bytes;
-  head_ = (head_ + 1) % capacity_;
+  head_ = Next(head_);
   --count_;
   return true;
 }

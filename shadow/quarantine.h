@@ -32,6 +32,8 @@ class Quarantine {
   void Unlock() { lock_.Unlock(); }
 
  private:
+  size_t Next(size_t i) const { return i + 1 == capacity_ ? 0 : i + 1; }
+
   SpinLock lock_;
   Entry* ring_ = nullptr;
   size_t capacity_ = 0;

@@ -14,7 +14,6 @@
 #include "report/elf_symbols.h"
 #include "report/report_writer.h"
 #include "preload/audit/audit_stats.h"
-#include "shadow/block_table.h"
 #include "shadow/c_heap.h"
 #include "shadow/guarded_pool.h"
 
@@ -195,29 +194,30 @@ void BlockSnapshot::Begin(InternalVector<HeapBlock>* out, bool without_go_runtim
   out_ = out;
   out_->Clear();
   without_go_runtime_ = without_go_runtime;
-  shard_ = -1;
+  pool_done_ = false;
+  done_ = false;
   cursor_ = 0;
 }
 
 bool BlockSnapshot::Step(int64_t* held_ns) {
   *held_ns = 0;
-  if (shard_ >= BlockTable::NumShards()) return false;
+  if (done_) return false;
   BlockCollect c{out_, without_go_runtime_};
   // Room for everything this step can add, so that no push maps memory under the lock.
-  out_->Reserve(out_->size() + (shard_ < 0 ? 4 * kSlotsPerStep : kSlotsPerStep));
-  int64_t start = AuditClockNs();
-  if (shard_ < 0) {
+  out_->Reserve(out_->size() + (!pool_done_ ? 4 * kSlotsPerStep : kSlotsPerStep));
+  if (!pool_done_) {
+    int64_t start = AuditClockNs();
     GuardedPool::ForEachLive(CollectBlock, &c);  // bounded by max_live_slots
-    shard_ = 0;
-  } else if (!BlockTable::ForEachLiveStep(shard_, &cursor_, kSlotsPerStep, CollectBlock, &c)) {
-    ++shard_;
-    cursor_ = 0;
+    *held_ns = AuditClockNs() - start;
+    pool_done_ = true;
+    return true;
   }
-  *held_ns = AuditClockNs() - start;
-  if (shard_ < BlockTable::NumShards()) return true;
+  // The records are read without a lock: nothing the program waits for is held here.
+  if (CHeap::ForEachLiveUnguardedStep(&cursor_, kSlotsPerStep, CollectBlock, &c)) return true;
+  done_ = true;
   std::sort(out_->begin(), out_->end(),
             [](const HeapBlock& a, const HeapBlock& b) { return a.base < b.base; });
-  // A shard that changed between two steps can have shown a block twice.
+  // A block freed and made again between two steps can have been seen twice.
   size_t kept = 0;
   for (size_t i = 0; i < out_->size(); ++i) {
     if (kept == 0 || (*out_)[i].base != (*out_)[kept - 1].base) (*out_)[kept++] = (*out_)[i];

@@ -16,24 +16,24 @@ struct ModuleData {
   char module[256] = {};  // path (the executable's own for the main program)
 };
 
-// The live blocks taken in bounded steps, so that no lock malloc/free need is held for
-// more than one step: the guarded pool, then kSlotsPerStep slots of one block table shard
-// at a time. Blocks freed or allocated meanwhile may be in it or not, as with any snapshot
-// of a running program; what is read from a block later must be checked against the block
-// table (CHeap::FindLive) before it is believed.
+// The live blocks taken in bounded steps: the guarded pool under its lock, then
+// kSlotsPerStep block records at a time, read without a lock. Blocks freed or allocated
+// meanwhile may be in it or not, as with any snapshot of a running program; what is read
+// from a block later must be checked (CHeap::StillLive) before it is believed.
 class BlockSnapshot {
  public:
   static constexpr size_t kSlotsPerStep = 4096;
   void Begin(InternalVector<HeapBlock>* out, bool without_go_runtime);
   // One step. Returns false once the snapshot is complete (then sorted by base, without
-  // duplicates); *held_ns is how long the step held its lock.
+  // duplicates); *held_ns is how long the step held a lock malloc/free need.
   bool Step(int64_t* held_ns);
 
  private:
   InternalVector<HeapBlock>* out_ = nullptr;
   bool without_go_runtime_ = true;
-  int shard_ = -1;  // -1: the guarded pool
-  size_t cursor_ = 0;
+  bool pool_done_ = false;  // the guarded pool is the first step
+  bool done_ = false;
+  size_t cursor_ = 0;       // the next record id
 };
 
 class CMemory {

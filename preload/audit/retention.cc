@@ -216,14 +216,7 @@ void DeferBegunSince(uint64_t before) {
 bool StillThere(const Candidate& c) {
   uintptr_t now = 0;
   if (!SafeLoad(c.location, &now) || now != c.value) return false;
-  if (c.in_block) {
-    HeapBlock b;
-    if (!CHeap::FindLive(c.block.base, &b) || b.size != c.block.size ||
-        b.alloc_stack != c.block.alloc_stack || b.alloc_tid != c.block.alloc_tid ||
-        b.origin != c.block.origin) {
-      return false;
-    }
-  }
+  if (c.in_block && !CHeap::StillLive(c.block)) return false;
   GoObjectInfo object;
   const InternalVector<GoroutineStack>& gs = g_state.goroutines;
   return GoHeapView::Lookup(c.value, gs.data(), gs.size(), &object) && !object.pinned &&

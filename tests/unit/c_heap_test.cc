@@ -1,17 +1,18 @@
-// The C heap model without the preload: block table, guarded pool (real guard pages and
+// The C heap model without the preload: block headers and records, guarded pool (real guard pages and
 // real faults), quarantine, and the free verdicts.
 #include "shadow/c_heap.h"
 
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <cstring>
 #include <map>
 #include <random>
 #include <vector>
 
-#include "shadow/block_table.h"
+#include "shadow/block_header.h"
 #include "shadow/guarded_pool.h"
 
 namespace cgosan {
@@ -157,106 +158,122 @@ TEST_F(CHeapTest, LiveGuardedBudgetFallsBackToUnguarded) {
   }
 }
 
-TEST(BlockTableTest, ManyBlocksGrowAndShrink) {
-  std::vector<HeapBlock> blocks(50000);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    blocks[i].base = 0x100000 + i * 32;
-    blocks[i].size = 16;
-    BlockTable::Insert(blocks[i]);
-  }
-  HeapBlock out;
-  for (size_t i = 0; i < blocks.size(); i += 7) {
-    ASSERT_TRUE(BlockTable::Find(blocks[i].base, &out));
-    EXPECT_EQ(out.base, blocks[i].base);
-  }
-  ASSERT_TRUE(BlockTable::FindContaining(0x100000 + 5 * 32 + 3, &out));
-  EXPECT_EQ(out.base, 0x100000u + 5 * 32);
-  for (auto& b : blocks) ASSERT_TRUE(BlockTable::Erase(b.base));
-  EXPECT_FALSE(BlockTable::Find(blocks[0].base, &out));
-}
-
-// Random inserts, replacements and erases against a std::map: deletion shifts entries back
-// (no tombstones), and a wrong shift would lose an entry or leave a stale one findable.
-size_t CountLive() {
-  size_t live = 0;
-  BlockTable::ForEachLive([](const HeapBlock&, void* n) { ++*static_cast<size_t*>(n); }, &live);
-  return live;
-}
-
-TEST(BlockTableTest, ChurnMatchesAReferenceMap) {
-  const size_t live_before = CountLive();  // blocks other tests left
+// Random mallocs and frees against a std::map: every live block is found by its pointer
+// with its own size and stack, a freed one is a double free while it waits in quarantine,
+// and the walk sees exactly the live ones.
+TEST_F(CHeapTest, ChurnMatchesAReferenceMap) {
   std::mt19937_64 rng(42);
-  std::map<uintptr_t, uint64_t> reference;
-  for (int step = 0; step < 400000; ++step) {
-    // Few distinct addresses, so that chains collide, entries are reused and erased often.
-    uintptr_t base = 0x7f0000000000 + (rng() % 20000) * 48;
-    if (rng() % 3 == 0) {
-      EXPECT_EQ(BlockTable::Erase(base), reference.erase(base) == 1) << step;
+  std::map<uintptr_t, size_t> live;  // user pointer -> size
+  auto free_one = [&](uintptr_t p) {
+    HeapBlock b;
+    bool known;
+    uint64_t off;
+    ASSERT_EQ(CHeap::Free(reinterpret_cast<void*>(p), 5, 1, &b, &known, &off), FreeVerdict::kOk);
+    ASSERT_EQ(CHeap::Free(reinterpret_cast<void*>(p), 6, 1, &b, &known, &off),
+              FreeVerdict::kDoubleFree);
+    EXPECT_EQ(b.free_stack, 5u);
+    live.erase(p);
+  };
+  for (int step = 0; step < 100000; ++step) {
+    if (!live.empty() && rng() % 2 == 0) {
+      auto it = live.lower_bound(rng());
+      if (it == live.end()) it = live.begin();
+      free_one(it->first);
     } else {
-      HeapBlock b;
-      b.base = base;
-      b.size = step;
-      BlockTable::Insert(b);
-      reference[base] = step;
+      size_t size = rng() % 300;
+      size_t align = rng() % 8 == 0 ? size_t{64} << (rng() % 4) : 0;
+      auto* p = static_cast<unsigned char*>(
+          CHeap::Allocate(size, align, false, false, static_cast<StackId>(size + 1), 1));
+      ASSERT_NE(p, nullptr);
+      if (align) {
+        ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u);
+      }
+      if (size) p[0] = p[size - 1] = 0xee;  // the block is the program's, all of it
+      live[reinterpret_cast<uintptr_t>(p)] = size;
     }
-    if (step % 1000 == 0) {
-      for (uintptr_t probe = 0x7f0000000000; probe < 0x7f0000000000 + 20000 * 48; probe += 48 * 37) {
-        HeapBlock out;
-        auto it = reference.find(probe);
-        ASSERT_EQ(BlockTable::Find(probe, &out), it != reference.end()) << step;
-        if (it != reference.end()) EXPECT_EQ(out.size, it->second);
+    if (step % 5000 == 0) {
+      for (auto& [p, size] : live) {
+        HeapBlock b;
+        ASSERT_TRUE(CHeap::FindLive(p, &b)) << step;
+        EXPECT_EQ(b.size, size);
+        EXPECT_EQ(b.alloc_stack, size + 1);
+        EXPECT_TRUE(CHeap::StillLive(b));
       }
     }
   }
-  EXPECT_EQ(CountLive() - live_before, reference.size());
-  for (auto& [base, size] : reference) {
-    HeapBlock out;
-    ASSERT_TRUE(BlockTable::Find(base, &out));
-    EXPECT_EQ(out.size, size);
-    ASSERT_TRUE(BlockTable::Erase(base));
+  std::map<uintptr_t, int> seen;
+  CHeap::ForEachLive([](const HeapBlock& b, void* ctx) {
+    ++(*static_cast<std::map<uintptr_t, int>*>(ctx))[b.base];
+  }, &seen);
+  for (auto& [p, size] : live) EXPECT_EQ(seen[p], 1) << "missing " << p;
+  while (!live.empty()) free_one(live.begin()->first);
+}
+
+// glibc's own blocks (guard=sampled's unsampled ones) are told apart by their headers alone.
+TEST_F(CHeapTest, GlibcBlocksAreNotTracked) {
+  std::vector<void*> theirs, ours;
+  for (size_t size : {0, 1, 16, 24, 100, 4000, 200000}) {
+    theirs.push_back(CHeap::AllocateUntracked(size, 0, false));
+    theirs.push_back(CHeap::AllocateUntracked(size, 4096, false));
+    ours.push_back(CHeap::Allocate(size, 0, false, false, 1, 1));
+    ours.push_back(CHeap::Allocate(size, 4096, false, false, 1, 1));
+  }
+  for (void* p : theirs) {
+    EXPECT_FALSE(CHeap::Tracks(reinterpret_cast<uintptr_t>(p)));
+    free(p);
+  }
+  for (void* p : ours) {
+    EXPECT_TRUE(CHeap::Tracks(reinterpret_cast<uintptr_t>(p)));
+    HeapBlock b;
+    bool known;
+    uint64_t off;
+    EXPECT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
   }
 }
 
-// The audits' walk in bounded steps sees exactly the live blocks ForEachLive sees (freed
-// ones left out), each once, with at most max_slots visits per step.
-TEST(BlockTableTest, StepwiseWalkSeesTheLiveBlocksOnce) {
-  constexpr uintptr_t kBase = 0x40000000;
-  std::vector<HeapBlock> blocks(20000);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    blocks[i].base = kBase + i * 64;
-    blocks[i].size = 48;
-    BlockTable::Insert(blocks[i]);
-  }
-  HeapBlock prior;
-  for (size_t i = 0; i < blocks.size(); i += 3) {
-    ASSERT_TRUE(BlockTable::MarkFreed(blocks[i].base, 0, 0, &prior));
-  }
-  struct Seen {
-    std::vector<int> count;
-    size_t visits = 0;
-  } seen;
-  seen.count.assign(blocks.size(), 0);
-  auto visit = [](const HeapBlock& b, void* ctx) {
-    auto* s = static_cast<Seen*>(ctx);
-    ++s->visits;
-    if (b.base >= kBase && b.base < kBase + s->count.size() * 64) ++s->count[(b.base - kBase) / 64];
-  };
-  constexpr size_t kStep = 100;
-  for (int shard = 0; shard < BlockTable::NumShards(); ++shard) {
-    size_t cursor = 0;
-    for (bool more = true; more;) {
-      size_t before = seen.visits;
-      more = BlockTable::ForEachLiveStep(shard, &cursor, kStep, visit, &seen);
-      EXPECT_LE(seen.visits - before, kStep);
-    }
-  }
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    EXPECT_EQ(seen.count[i], i % 3 == 0 ? 0 : 1) << "block " << i;
-  }
-  size_t cursor = 0;
-  EXPECT_FALSE(BlockTable::ForEachLiveStep(-1, &cursor, kStep, visit, &seen));
-  EXPECT_FALSE(BlockTable::ForEachLiveStep(BlockTable::NumShards(), &cursor, kStep, visit, &seen));
-  for (auto& b : blocks) ASSERT_TRUE(BlockTable::Erase(b.base));
+// An invalid free whose header would lie on an unmapped page is refused, not a crash.
+TEST_F(CHeapTest, InvalidFreeAfterAnUnmappedPageIsRefused) {
+  auto* pages = static_cast<char*>(
+      mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(pages, MAP_FAILED);
+  munmap(pages, 4096);
+  HeapBlock b;
+  bool known;
+  uint64_t off;
+  EXPECT_FALSE(CHeap::Tracks(reinterpret_cast<uintptr_t>(pages + 4096)));
+  EXPECT_EQ(CHeap::Free(pages + 4096, 1, 1, &b, &known, &off), FreeVerdict::kInvalidFree);
+  EXPECT_FALSE(known);
+  // A forged tag without the check word is not a header either.
+  auto* words = reinterpret_cast<uint64_t*>(pages + 4096);
+  words[0] = 0;
+  words[1] = uint64_t{1} << 32 | 16 | kHeaderTag;
+  EXPECT_FALSE(CHeap::Tracks(reinterpret_cast<uintptr_t>(words + 2)));
+  EXPECT_EQ(CHeap::Free(words + 2, 1, 1, &b, &known, &off), FreeVerdict::kInvalidFree);
+  munmap(pages + 4096, 4096);
+}
+
+// Blocks made before the options were known: after the hand-over they are neither walked
+// nor live-scanned, yet their free still removes the header and releases them.
+TEST_F(CHeapTest, AdoptedBlocksAreFreedButNotWalked) {
+  void* early = CHeap::Allocate(77, 0, false, false, 0, 0);
+  CHeap::ReleaseUnguardedRecords();
+  bool walked = false;
+  struct Ctx {
+    uintptr_t p;
+    bool* walked;
+  } ctx{reinterpret_cast<uintptr_t>(early), &walked};
+  CHeap::ForEachLive([](const HeapBlock& b, void* c) {
+    auto* x = static_cast<Ctx*>(c);
+    if (b.base == x->p) *x->walked = true;
+  }, &ctx);
+  EXPECT_FALSE(walked);
+  HeapBlock b;
+  EXPECT_TRUE(CHeap::FindLive(reinterpret_cast<uintptr_t>(early), &b));  // realloc needs it
+  EXPECT_EQ(b.size, 77u);
+  EXPECT_FALSE(CHeap::StillLive(b));
+  bool known;
+  uint64_t off;
+  EXPECT_EQ(CHeap::Free(early, 1, 1, &b, &known, &off), FreeVerdict::kOk);
 }
 
 }  // namespace

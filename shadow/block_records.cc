@@ -1,0 +1,299 @@
+// BlockRecords implementation: the record array, its seqlocks and its id free lists.
+// The array is made of chunks of kChunkIds records, mapped as ids are first handed out and
+// never unmapped (so a record never moves and readers need no lock): its memory follows
+// the number of blocks ever tracked at once, and it needs no large reservation that an
+// address-space limit (RLIMIT_AS) would refuse.
+#include "shadow/block_records.h"
+
+#include <atomic>
+
+#include "shadow/base/internal_mmap.h"
+#include "shadow/base/spin_lock.h"
+
+namespace cgosan {
+namespace {
+
+constexpr size_t kChunkBits = 15;  // 1 MiB of records per chunk
+constexpr size_t kChunkIds = size_t{1} << kChunkBits;
+constexpr size_t kMaxChunks = 2048;  // 64 Mi records
+constexpr size_t kMaxIds = kChunkIds * kMaxChunks;
+constexpr int kListShards = 8;
+// Free ids move between a thread group's lists and the global one in whole batches of
+// kBatch (magazines): a thread that frees what another allocates hands its full batches on
+// instead of hoarding ids while the other maps more, and no move walks a list.
+constexpr uint32_t kBatch = 64;
+constexpr size_t kMaxGlobalBatches = size_t{1} << 16;
+
+// bits: size (44) | log2(alignment)+1 (6) | state (2) | origin (3) | busy (1) | generation (8).
+constexpr int kSizeBits = 44;
+constexpr uint64_t kSizeMask = (uint64_t{1} << kSizeBits) - 1;
+constexpr int kAlignShift = 44, kStateShift = 50, kOriginShift = 52, kGenShift = 56;
+constexpr uint64_t kBusy = uint64_t{1} << 55;
+constexpr uint64_t kStateMask = uint64_t{3} << kStateShift;
+
+struct Record {
+  std::atomic<uint64_t> bits;
+  std::atomic<uintptr_t> base;
+  std::atomic<StackId> alloc_stack, free_stack;  // alloc_stack: the next free id when empty
+  std::atomic<pid_t> alloc_tid, free_tid;
+};
+static_assert(sizeof(Record) == 32, "two records per cache line");
+
+struct Batch {  // a list of free ids linked through their records (kBatch long, but see Release)
+  RecordId head = 0;
+  uint32_t count = 0;
+};
+
+struct alignas(64) IdList {
+  SpinLock lock;
+  Batch active;  // handed out from, released to
+  Batch spare;   // empty or full
+};
+
+struct GlobalIds {
+  Batch* full = nullptr;  // a stack of full batches, kMaxGlobalBatches long
+  size_t count = 0;
+};
+
+std::atomic<Record*> g_chunks[kMaxChunks];
+SpinLock g_grow_lock;  // the chunks and the global list
+std::atomic<size_t> g_handed_out{1};  // ids below it were handed out once (0 is never)
+size_t g_mapped_ids = 0;
+
+// Only for ids below g_handed_out (their chunk was published before them).
+Record& RecordOf(RecordId id) {
+  return g_chunks[id >> kChunkBits].load(std::memory_order_relaxed)[id & (kChunkIds - 1)];
+}
+GlobalIds g_global;
+IdList g_lists[kListShards];
+
+RecordState StateOf(uint64_t bits) {
+  return static_cast<RecordState>((bits & kStateMask) >> kStateShift);
+}
+
+// The next word for bits: the generation advances with every write, so that a reader sees
+// any write that happened between its two loads.
+uint64_t NextBits(uint64_t old, uint64_t fields) {
+  uint64_t gen = ((old >> kGenShift) + 1) & 0xff;
+  return (fields & ~(kBusy | uint64_t{0xff} << kGenShift)) | gen << kGenShift;
+}
+
+// Seqlock write: busy first, then the fields, then the new bits.
+template <typename WriteFields>
+void Write(Record& r, uint64_t fields, WriteFields write_fields) {
+  uint64_t old = r.bits.load(std::memory_order_relaxed);
+  r.bits.store(old | kBusy, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  write_fields(r);
+  r.bits.store(NextBits(old, fields), std::memory_order_release);
+}
+
+// The free-list link, kept in an empty record's alloc_stack.
+RecordId NextOf(const Record& r) { return r.alloc_stack.load(std::memory_order_relaxed); }
+void SetNext(Record& r, RecordId next) { r.alloc_stack.store(next, std::memory_order_relaxed); }
+
+// Under g_grow_lock: a batch of kBatch never-used ids (mapping a chunk as needed).
+bool TakeFreshLocked(Batch* batch) {
+  size_t first = g_handed_out.load(std::memory_order_relaxed);
+  if (first + kBatch > kMaxIds) return false;
+  if (first + kBatch > g_mapped_ids) {  // kBatch divides kChunkIds: a batch is in one chunk
+    auto* chunk = static_cast<Record*>(InternalMmap(kChunkIds * sizeof(Record)));
+    if (!chunk) return false;
+    g_chunks[g_mapped_ids >> kChunkBits].store(chunk, std::memory_order_release);
+    g_mapped_ids += kChunkIds;
+  }
+  for (size_t id = first; id < first + kBatch; ++id) {
+    SetNext(RecordOf(static_cast<RecordId>(id)),
+            static_cast<RecordId>(id + 1 < first + kBatch ? id + 1 : 0));
+  }
+  *batch = Batch{static_cast<RecordId>(first), kBatch};
+  g_handed_out.store(first + kBatch, std::memory_order_release);
+  return true;
+}
+
+// Under g_grow_lock.
+bool PushFullLocked(const Batch& batch) {
+  if (!g_global.full) {
+    g_global.full = static_cast<Batch*>(InternalMmap(kMaxGlobalBatches * sizeof(Batch)));
+  }
+  if (!g_global.full || g_global.count == kMaxGlobalBatches) return false;
+  g_global.full[g_global.count++] = batch;
+  return true;
+}
+
+HeapBlock Unpack(RecordId id, const Record& r, uint64_t bits) {
+  HeapBlock b;
+  b.base = r.base.load(std::memory_order_relaxed);
+  b.size = bits & kSizeMask;
+  uint64_t align_code = (bits >> kAlignShift) & 63;
+  b.alignment = align_code ? uint32_t{1} << (align_code - 1) : 0;
+  b.state = StateOf(bits) == RecordState::kFreed ? BlockState::kFreed : BlockState::kLive;
+  b.origin = static_cast<BlockOrigin>((bits >> kOriginShift) & 7);
+  b.alloc_stack = r.alloc_stack.load(std::memory_order_relaxed);
+  b.free_stack = r.free_stack.load(std::memory_order_relaxed);
+  b.alloc_tid = r.alloc_tid.load(std::memory_order_relaxed);
+  b.free_tid = r.free_tid.load(std::memory_order_relaxed);
+  b.record = id;
+  return b;
+}
+
+size_t HandedOut() { return g_handed_out.load(std::memory_order_acquire); }
+
+}  // namespace
+
+RecordId BlockRecords::Acquire(unsigned shard) {
+  IdList& list = g_lists[shard % kListShards];
+  SpinLockGuard guard(list.lock);
+  if (list.active.count == 0) {
+    if (list.spare.count > 0) {
+      list.active = list.spare;
+      list.spare = Batch();
+    } else {
+      SpinLockGuard grow(g_grow_lock);
+      if (g_global.count > 0) {
+        list.active = g_global.full[--g_global.count];
+      } else if (!TakeFreshLocked(&list.active)) {
+        return 0;
+      }
+    }
+  }
+  RecordId id = list.active.head;
+  list.active.head = NextOf(RecordOf(id));
+  --list.active.count;
+  SetNext(RecordOf(id), 0);
+  return id;
+}
+
+uintptr_t BlockRecords::Release(RecordId id, unsigned shard, uint32_t* alignment) {
+  Record& r = RecordOf(id);
+  uintptr_t base = r.base.load(std::memory_order_relaxed);
+  if (base == 0) return 0;  // released already: the id is on a list once
+  uint64_t align_code = (r.bits.load(std::memory_order_relaxed) >> kAlignShift) & 63;
+  *alignment = align_code ? uint32_t{1} << (align_code - 1) : 0;
+  Write(r, 0, [](Record& rec) {
+    rec.base.store(0, std::memory_order_relaxed);
+    rec.free_stack.store(0, std::memory_order_relaxed);
+  });
+  IdList& list = g_lists[shard % kListShards];
+  SpinLockGuard guard(list.lock);
+  if (list.active.count >= kBatch) {
+    // A full spare goes to the global stack (or, when that is full, stays and the active
+    // list grows: ids are never lost).
+    bool moved = list.spare.count == 0;
+    if (!moved) {
+      SpinLockGuard grow(g_grow_lock);
+      moved = PushFullLocked(list.spare);
+    }
+    if (moved) {
+      list.spare = list.active;
+      list.active = Batch();
+    }
+  }
+  SetNext(r, list.active.head);
+  list.active.head = id;
+  ++list.active.count;
+  return base;
+}
+
+void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
+  uint64_t align_code = b.alignment ? 64 - __builtin_clzll(b.alignment) : 0;  // log2 + 1
+  uint64_t fields = (b.size & kSizeMask) | align_code << kAlignShift |
+                    uint64_t{static_cast<uint8_t>(state)} << kStateShift |
+                    uint64_t{static_cast<uint8_t>(b.origin) & 7u} << kOriginShift;
+  Write(RecordOf(id), fields, [&b](Record& r) {
+    r.base.store(b.base, std::memory_order_relaxed);
+    r.alloc_stack.store(b.alloc_stack, std::memory_order_relaxed);
+    r.free_stack.store(b.free_stack, std::memory_order_relaxed);
+    r.alloc_tid.store(b.alloc_tid, std::memory_order_relaxed);
+    r.free_tid.store(b.free_tid, std::memory_order_relaxed);
+  });
+}
+
+void BlockRecords::MarkFreed(RecordId id, StackId free_stack, pid_t free_tid) {
+  Record& r = RecordOf(id);
+  uint64_t bits = r.bits.load(std::memory_order_relaxed);
+  uint64_t fields =
+      (bits & ~kStateMask) | uint64_t{static_cast<uint8_t>(RecordState::kFreed)} << kStateShift;
+  Write(r, fields, [=](Record& rec) {
+    rec.free_stack.store(free_stack, std::memory_order_relaxed);
+    rec.free_tid.store(free_tid, std::memory_order_relaxed);
+  });
+}
+
+bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
+  if (id == 0 || id >= HandedOut()) return false;
+  const Record& r = RecordOf(id);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    uint64_t before = r.bits.load(std::memory_order_acquire);
+    if (before & kBusy) continue;
+    HeapBlock b = Unpack(id, r, before);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (r.bits.load(std::memory_order_relaxed) != before) continue;
+    *state = StateOf(before);
+    if (*state == RecordState::kEmpty || b.base == 0) return false;
+    *out = b;
+    return true;
+  }
+  return false;
+}
+
+bool BlockRecords::ForEachLiveStep(size_t* cursor, size_t max_ids, Visitor fn, void* ctx) {
+  size_t end = HandedOut();
+  if (*cursor == 0) *cursor = 1;
+  size_t stop = *cursor + max_ids < end ? *cursor + max_ids : end;
+  for (size_t id = *cursor; id < stop; ++id) {
+    HeapBlock b;
+    RecordState state;
+    if (Read(static_cast<RecordId>(id), &b, &state) && state == RecordState::kLive) fn(b, ctx);
+  }
+  *cursor = stop;
+  return stop < end;
+}
+
+void BlockRecords::ForEachLive(Visitor fn, void* ctx) {
+  size_t cursor = 0;
+  while (ForEachLiveStep(&cursor, kChunkIds, fn, ctx)) {
+  }
+}
+
+bool BlockRecords::FindContaining(uintptr_t addr, HeapBlock* out) {
+  bool found = false;
+  size_t end = HandedOut();
+  for (size_t id = 1; id < end; ++id) {
+    HeapBlock b;
+    RecordState state;
+    if (!Read(static_cast<RecordId>(id), &b, &state) || !b.Contains(addr)) continue;
+    // Prefer a live block over a freed record of an overlapping, since-reused range.
+    if (!found || (b.state == BlockState::kLive && out->state != BlockState::kLive)) {
+      *out = b;
+      found = true;
+    }
+  }
+  return found;
+}
+
+size_t BlockRecords::IdsHandedOut() { return HandedOut() - 1; }
+
+void BlockRecords::AdoptAllLive() {
+  size_t end = HandedOut();
+  for (size_t id = 1; id < end; ++id) {
+    Record& r = RecordOf(id);
+    uint64_t bits = r.bits.load(std::memory_order_relaxed);
+    if (StateOf(bits) != RecordState::kLive) continue;
+    uint64_t fields = (bits & ~kStateMask) |
+                      uint64_t{static_cast<uint8_t>(RecordState::kAdopted)} << kStateShift;
+    Write(r, fields, [](Record&) {});
+  }
+}
+
+void BlockRecords::LockAll() {
+  for (IdList& list : g_lists) list.lock.Lock();
+  g_grow_lock.Lock();
+}
+
+void BlockRecords::UnlockAll() {
+  g_grow_lock.Unlock();
+  for (IdList& list : g_lists) list.lock.Unlock();
+}
+
+}  // namespace cgosan

@@ -1,0 +1,62 @@
+// BlockRecords: what cgosan knows of each unguarded C heap block (live, or freed and in
+// quarantine), one 32-byte record per block in one array, found through the id its header
+// holds (block_header.h): no hashing, no probing, no lock on malloc and free.
+//
+// Writers are the threads that allocate and free the block (the program's own order makes
+// them one at a time); readers (the audits, reports) may run at any moment on any thread,
+// so each record is a seqlock: a reader retries until it copies a record no writer touched
+// meanwhile. Ids are handed out from per-thread-group free lists under uncontended locks,
+// and the array is reserved once and committed as it fills, so a record never moves.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shadow/block_header.h"
+#include "shadow/heap_block.h"
+
+namespace cgosan {
+
+// kAdopted: a block made before cgosan knew its options, which it no longer tracks (see
+// CHeap::ReleaseUnguardedRecords) but whose header its free must still remove.
+enum class RecordState : uint8_t { kEmpty = 0, kLive = 1, kFreed = 2, kAdopted = 3 };
+
+class BlockRecords {
+ public:
+  // A fresh id (its record empty), 0 when the array is full or cannot be committed. shard:
+  // any number, the same for a thread each time (its tid), to keep its list lock its own.
+  static RecordId Acquire(unsigned shard);
+  // The record becomes empty; returns the block's base and *alignment it held (what its
+  // owner needs to give the block back, without a second look at the record); 0, and
+  // nothing done, when the record was empty.
+  static uintptr_t Release(RecordId id, unsigned shard, uint32_t* alignment);
+
+  // Owner writes. Set: the whole record (block.base, size, alignment, stacks, origin).
+  static void Set(RecordId id, const HeapBlock& block, RecordState state);
+  static void MarkFreed(RecordId id, StackId free_stack, pid_t free_tid);
+
+  // A consistent copy of the record (false when empty or when writers kept it busy). The
+  // HeapBlock's record field is id; its state says live or freed (kAdopted reads as live).
+  static bool Read(RecordId id, HeapBlock* out, RecordState* state);
+
+  // Visits the live records (not the adopted ones) among ids [*cursor, *cursor + max_ids)
+  // and advances *cursor; false once past the last id handed out. No lock is held: fn sees
+  // each record as it was at some moment of the walk.
+  using Visitor = void (*)(const HeapBlock& block, void* ctx);
+  static bool ForEachLiveStep(size_t* cursor, size_t max_ids, Visitor fn, void* ctx);
+  static void ForEachLive(Visitor fn, void* ctx);
+  // Slow path for reports: the block (live or freed) that contains addr.
+  static bool FindContaining(uintptr_t addr, HeapBlock* out);
+  // How many ids were ever handed out: the records' high-water mark.
+  static size_t IdsHandedOut();
+  // Every live record becomes kAdopted.
+  static void AdoptAllLive();
+
+  // fork(): hold every list lock across fork so the child never inherits a held lock.
+  static void LockAll();
+  static void UnlockAll();
+};
+
+}  // namespace cgosan
