@@ -1,6 +1,6 @@
-// The 1 MiB region of address space an address lies in, hashed: the prefilters that answer
-// "no block lies near this address" without a search (the block table's record counts per
-// region, the leak check's bit set of regions holding a block).
+// The 1 MiB region of address space an address lies in, hashed: the prefilter that answers
+// "no block lies near this address" without a search (the leak check's bit set of regions
+// holding a block).
 #pragma once
 
 #include <cstddef>

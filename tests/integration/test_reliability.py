@@ -9,7 +9,7 @@ Under faults:
   - a fault inside cgosan's own report code (test_report_fault=1): one line and an exit,
     never a hang, from the signal path (use-after-free) and from free (double free);
   - malloc failing (huge sizes; test_fail_malloc_after=N; an address-space limit that
-    exhausts glibc and cgosan's block table): the program sees NULL/ENOMEM as it would
+    exhausts glibc and cgosan's block records): the program sees NULL/ENOMEM as it would
     without cgosan, never a false report, and a finding after that is still complete;
   - the guarded pool's reservation failing (RLIMIT_AS): one warning line, the program runs,
     bad frees are still found;
@@ -175,9 +175,9 @@ class UnderFaults(CgosanTestCase):
         self.assertEqual(p.stderr.count("warning: reserving guard_pool_mb"), 1, p.stderr)
 
     def test_memory_exhaustion_never_makes_a_false_report(self):
-        # Under an address-space limit cgosan's block table can run out of memory while
-        # glibc still has room (holes left by freed blocks, "fragment"). A block the table
-        # could not record must not be taken for an invalid free later: the allocation
+        # Under an address-space limit cgosan's block records can run out of memory while
+        # glibc still has room (holes left by freed blocks, "fragment"). A block that
+        # could not be recorded must not be taken for an invalid free later: the allocation
         # fails instead. "exhaust": both run out, plainly.
         for mode, guard, mib in (("fragment", "all", 64), ("fragment", "none", 64),
                                  ("fragment", "all", 128), ("exhaust", "all", 64),

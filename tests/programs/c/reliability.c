@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     say("done");
   } else if (is_mode(mode, "fragment")) {
     // Fills memory with 4000-byte blocks, frees every other one, then allocates 64-byte
-    // blocks into the holes: glibc needs no new memory for them, cgosan's block table does.
+    // blocks into the holes: glibc needs no new memory for them, cgosan's block records do.
     enum { kMax = 1 << 20 };
     void** big = (void**)mmap(NULL, kMax * sizeof(void*), PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
