@@ -349,10 +349,14 @@ void ScanRoot(const Range& r) {
 // One full pass over a fresh snapshot: marks every block reachable from the roots.
 void MarkPass() {
   CMemory::SnapshotBlocks(&g_leak.blocks, false);
-  NoteBlockRegions();
   g_leak.marked.Clear();
   g_leak.marked.Reserve(g_leak.blocks.size());
   for (size_t i = 0; i < g_leak.blocks.size(); ++i) g_leak.marked.Push(0);
+  // Nothing that could be reported (guard=sampled's usual end): the roots need no scan.
+  bool any_leakable = false;
+  for (const HeapBlock& b : g_leak.blocks) any_leakable = any_leakable || Leakable(b);
+  if (!any_leakable) return;
+  NoteBlockRegions();
   g_leak.worklist.Clear();
   g_leak.worklist.Reserve(g_leak.blocks.size());  // each block is pushed once at most
   CollectThreadStackPointers();
