@@ -209,15 +209,23 @@ void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
   });
 }
 
-void BlockRecords::MarkFreed(RecordId id, StackId free_stack, pid_t free_tid) {
+RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_stack,
+                                    pid_t free_tid, uint64_t* size) {
+  if (id == 0 || id >= HandedOut()) return RecordState::kEmpty;
   Record& r = RecordOf(id);
+  // The owner's own record: no other writer, so plain loads are a consistent view.
   uint64_t bits = r.bits.load(std::memory_order_relaxed);
+  if (r.base.load(std::memory_order_relaxed) != base) return RecordState::kEmpty;
+  RecordState state = StateOf(bits);
+  if (state != RecordState::kLive) return state;
+  *size = bits & kSizeMask;
   uint64_t fields =
       (bits & ~kStateMask) | uint64_t{static_cast<uint8_t>(RecordState::kFreed)} << kStateShift;
   Write(r, fields, [=](Record& rec) {
     rec.free_stack.store(free_stack, std::memory_order_relaxed);
     rec.free_tid.store(free_tid, std::memory_order_relaxed);
   });
+  return RecordState::kLive;
 }
 
 bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {

@@ -174,23 +174,31 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
         return FreeVerdict::kInvalidFree;
     }
   }
+  // The common case without a copy of the record: the header names it, the record agrees.
+  RecordId id;
+  uintptr_t glibc_block;
+  if (ReadHeader(addr, &id, &glibc_block)) {
+    uint64_t size;
+    RecordState prior = BlockRecords::MarkFreed(id, addr, stack, tid, &size);
+    if (prior == RecordState::kLive) {
+      Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
+      Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
+      int n = q.Push({id, size + (addr - glibc_block)}, evicted);
+      for (int i = 0; i < n; ++i) ReleaseUnguarded(static_cast<RecordId>(evicted[i].key), tid);
+      return FreeVerdict::kOk;
+    }
+    if (prior == RecordState::kAdopted) {
+      ReleaseUnguarded(id, tid);
+      return FreeVerdict::kOk;
+    }
+  }
   RecordState state;
   if (!Lookup(addr, block, &state)) {
     *block_known = BlockRecords::FindContaining(addr, block);
     return FreeVerdict::kInvalidFree;
   }
   *block_known = true;
-  if (state == RecordState::kFreed) return FreeVerdict::kDoubleFree;
-  if (state == RecordState::kAdopted) {
-    ReleaseUnguarded(block->record, tid);
-    return FreeVerdict::kOk;
-  }
-  BlockRecords::MarkFreed(block->record, stack, tid);
-  Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
-  Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
-  int n = q.Push({block->record, block->size + HeaderOffset(block->alignment)}, evicted);
-  for (int i = 0; i < n; ++i) ReleaseUnguarded(static_cast<RecordId>(evicted[i].key), tid);
-  return FreeVerdict::kOk;
+  return state == RecordState::kFreed ? FreeVerdict::kDoubleFree : FreeVerdict::kInvalidFree;
 }
 
 bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {

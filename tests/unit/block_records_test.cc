@@ -38,7 +38,11 @@ TEST(BlockRecordsTest, SetReadMarkFreedRelease) {
   EXPECT_EQ(out.alignment, 64u);
   EXPECT_EQ(out.origin, BlockOrigin::kUnderGo);
   EXPECT_EQ(out.record, id);
-  BlockRecords::MarkFreed(id, 9, 4);
+  uint64_t size = 0;
+  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123460, 9, 4, &size), RecordState::kEmpty);  // not its
+  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123450, 9, 4, &size), RecordState::kLive);
+  EXPECT_EQ(size, 77u);
+  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123450, 10, 4, &size), RecordState::kFreed);
   ASSERT_TRUE(BlockRecords::Read(id, &out, &state));
   EXPECT_EQ(state, RecordState::kFreed);
   EXPECT_EQ(out.state, BlockState::kFreed);
@@ -67,7 +71,8 @@ TEST(BlockRecordsTest, ReadsAreConsistentUnderAConcurrentWriter) {
     for (uint64_t i = 1; !stop.load(std::memory_order_relaxed); ++i) {
       uint64_t size = i % 100000 + 1;
       BlockRecords::Set(id, MakeBlock(0x10000 + size * 16, size), RecordState::kLive);
-      if (i % 3 == 0) BlockRecords::MarkFreed(id, static_cast<StackId>(size), 7);
+      uint64_t got;
+      if (i % 3 == 0) BlockRecords::MarkFreed(id, 0x10000 + size * 16, static_cast<StackId>(size), 7, &got);
     }
   });
   int reads = 0, torn = 0;
@@ -99,7 +104,8 @@ TEST(BlockRecordsTest, StepwiseWalkSeesTheLiveRecordsOnce) {
     ASSERT_NE(ids[i], 0u);
     BlockRecords::Set(ids[i], MakeBlock(kBase + i * 64, 48), RecordState::kLive);
   }
-  for (size_t i = 0; i < ids.size(); i += 3) BlockRecords::MarkFreed(ids[i], 0, 0);
+  uint64_t size;
+  for (size_t i = 0; i < ids.size(); i += 3) BlockRecords::MarkFreed(ids[i], kBase + i * 64, 0, 0, &size);
   for (size_t i = 1; i < ids.size(); i += 3) {
     BlockRecords::Set(ids[i], MakeBlock(kBase + i * 64, 48), RecordState::kAdopted);
   }
