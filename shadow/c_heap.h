@@ -1,8 +1,8 @@
 // CHeap: the C heap model. Every block the program gets from malloc & co. is known here:
 // guarded blocks in the GuardedPool, the others served by glibc with a header in front
 // (block_header.h) that names their record (block_records.h); frees are validated and
-// quarantined. No reporting here: results say what
-// happened and preload/ turns them into findings.
+// quarantined. No reporting here: results say what happened and preload/ turns them into
+// findings.
 #pragma once
 
 #include <sys/types.h>
