@@ -6,10 +6,20 @@
 //   [G][data 0][G][data 1 .......][G] ...
 // A block is right-aligned against the guard after it (16-byte malloc alignment kept; the
 // slack bytes up to the guard hold a canary checked at free) or, with guard_left, starts
-// right after the guard before it. Freed slots become PROT_NONE at once (contents dropped)
-// and wait in a FIFO quarantine; slot metadata (sizes, stacks, threads) outlives the free so
-// that a later fault can be explained. Lookups by address are arithmetic plus one array
-// read, and work from signal handlers without locks.
+// right after the guard before it. Freed slots become PROT_NONE before free returns and wait
+// in a FIFO quarantine; slot metadata (sizes, stacks, threads) outlives the free so that a
+// later fault can be explained. Lookups by address are arithmetic plus one array read, and
+// work from signal handlers without locks.
+//
+// Cost: a block is one system call at malloc and one at free. The first slots carved
+// ("pinned", up to half of max_live_slots) are VMAs of their own that never merge with their
+// guards, so their mprotects split and merge nothing. A freed one-page slot keeps its pages
+// populated (only mprotect'ed) while the populated pages of all non-live slots stay within
+// resident_bytes, and available slots with populated pages are reused first (LIFO), without
+// a zero-fill fault; any other freed slot is discarded at free. Resident memory of the pool
+// is thus at most the live slots' data pages plus resident_bytes (guards are never touched).
+// Kernel mappings: about two per pinned slot and two per live unpinned slot, and pinned +
+// live unpinned <= max_live_slots, the same bound as two per live slot.
 #pragma once
 
 #include <sys/types.h>
@@ -24,7 +34,8 @@ namespace cgosan {
 struct GuardedPoolConfig {
   size_t pool_bytes = size_t{1} << 30;
   uint64_t quarantine_bytes = uint64_t{64} << 20;
-  size_t max_live_slots = 8192;  // each live slot costs about two kernel mappings
+  size_t max_live_slots = 8192;  // mapping units of about two kernel mappings (see above)
+  uint64_t resident_bytes = uint64_t{256} << 10;  // populated pages kept by non-live slots
   bool left_aligned = false;
 };
 
