@@ -5,9 +5,12 @@
 //
 // Why slots are pinned: measured on a 6.18 VM, an mprotect that splits the big PROT_NONE
 // reservation (malloc) and the one that merges it back (free) cost about 4 us per block,
-// more than the protection changes themselves. The reservation is MADV_DONTDUMP, and a
-// pinned slot's data pages are mapped again without that flag when the slot is carved, so
-// they never merge with the guards around them: later mprotects change one VMA in place.
+// more than the protection changes themselves. When a slot is reused, its data pages are
+// marked MADV_NOHUGEPAGE (no effect on slots of at most 256 KiB, which never hold a huge
+// page), so they never merge with the guards around them: its later mprotects change one
+// VMA in place. A slot is pinned at its first reuse, not when carved: the madvise costs
+// about 1.5 us, which only a slot that comes back pays off (a short program may never reuse
+// a slot). Unpinned slots behave as before: split at malloc, merged back at free.
 #include "shadow/guarded_pool.h"
 
 #include <sys/mman.h>
@@ -106,30 +109,34 @@ void PushFreedPinnedLocked(uint32_t idx) {
   if (p.freed_pinned_count < p.max_slots) ++p.freed_pinned_count;  // else the oldest is lost
 }
 
-// Unpins a non-live pinned slot so that its unit can be taken; *victim gets it (the caller
-// merges its pages back into the reservation, outside the lock). False: none is left.
-bool UnpinVictimLocked(uint32_t* victim) {
+// Unpins a non-live pinned slot so that its unit can be taken; false when none is left.
+// Rare (pinned slots hold at most half the units), so its system call runs under the lock,
+// where nobody can take the slot meanwhile: a fresh mapping has the reservation's flags and
+// no anon_vma (which could keep it from merging), and merges with its guards.
+bool UnpinVictimLocked() {
   Pool& p = g_pool;
   while (p.freed_pinned_count > 0) {
     p.freed_pinned_top = (p.freed_pinned_top + p.max_slots - 1) % p.max_slots;
     --p.freed_pinned_count;
     Slot& s = p.slots[p.freed_pinned[p.freed_pinned_top]];
     if (!s.pinned || s.state.load(std::memory_order_relaxed) == kLive) continue;
+    if (!InternalMapFixed(reinterpret_cast<void*>(s.data), DataBytes(s), PROT_NONE)) continue;
     s.pinned = false;
     --p.pinned;
-    *victim = p.freed_pinned[p.freed_pinned_top];
+    if (s.resident) {
+      s.resident = false;
+      p.resident_bytes -= DataBytes(s);
+    }
     return true;
   }
   return false;
 }
 
 // Takes a slot of class k for a new block, under the lock. kNoSlot when out of budget.
-// *carved: the slot is new (its pages were never mapped read-write). *victim: a slot that
-// was unpinned for this one's unit, or kNoSlot.
-uint32_t TakeSlotLocked(int k, bool* carved, uint32_t* victim) {
+// *pin_now: the slot was pinned for this block (its pages must be mapped anew).
+uint32_t TakeSlotLocked(int k, bool* pin_now) {
   Pool& p = g_pool;
-  *carved = false;
-  *victim = kNoSlot;
+  *pin_now = false;
   size_t max = p.config.max_live_slots;
   if (p.live >= max) {
     NoteFallback("the live guarded block budget (kernel mapping limit) is spent");
@@ -137,7 +144,7 @@ uint32_t TakeSlotLocked(int k, bool* carved, uint32_t* victim) {
   }
   // A pinned slot already holds its unit; an unpinned or a new one needs one.
   auto unit_for = [&](bool pinned) {
-    return pinned || Units() < max || UnpinVictimLocked(victim);
+    return pinned || Units() < max || UnpinVictimLocked();
   };
   uint32_t idx = kNoSlot;
   for (int populated = 1; populated >= 0 && idx == kNoSlot; --populated) {
@@ -145,6 +152,14 @@ uint32_t TakeSlotLocked(int k, bool* carved, uint32_t* victim) {
     if (head == kNoSlot || !unit_for(p.slots[head].pinned)) continue;
     idx = head;
     p.free_head[k][populated] = p.slots[idx].next_free;
+    // Reused, so worth pinning: its unit, taken while live, becomes a permanent one. Pinned
+    // slots hold at most half the units, so that live blocks seldom need a victim.
+    Slot& s = p.slots[idx];
+    if (!s.pinned && p.can_pin && p.pinned < max / 2) {
+      s.pinned = true;
+      ++p.pinned;
+      *pin_now = true;
+    }
   }
   if (idx == kNoSlot) {
     size_t data_pages = size_t{1} << k;
@@ -153,7 +168,7 @@ uint32_t TakeSlotLocked(int k, bool* carved, uint32_t* victim) {
       NoteFallback("the guarded pool (guard_pool_mb) is full");
       return kNoSlot;
     }
-    if (*victim == kNoSlot && !unit_for(false)) {
+    if (!unit_for(false)) {
       NoteFallback("the live guarded block budget (kernel mapping limit) is spent");
       return kNoSlot;
     }
@@ -162,12 +177,10 @@ uint32_t TakeSlotLocked(int k, bool* carved, uint32_t* victim) {
     s.data = p.bump;
     s.data_pages = static_cast<uint32_t>(data_pages);
     s.size_class = static_cast<uint8_t>(k);
-    s.pinned = p.can_pin;
-    if (s.pinned) ++p.pinned;
+    s.pinned = false;
     size_t first_page = (s.data - p.base) / p.page;
     for (size_t pg = 0; pg <= data_pages; ++pg) p.page_owner[first_page + pg] = idx + 1;
     p.bump += bytes;
-    *carved = true;
   }
   Slot& s = p.slots[idx];
   if (s.resident) {
@@ -188,28 +201,30 @@ void ReleaseSlotLocked(uint32_t idx) {
   head = idx;
 }
 
-// Makes a taken slot's data pages read-write; false when the kernel refused.
-bool OpenSlot(Slot& s, bool carved) {
+// Makes a taken slot's data pages read-write; false when the kernel refused. *pinned_ok:
+// false if the slot was to be pinned and could not be (it is then live and unpinned).
+bool OpenSlot(Slot& s, bool pin_now, bool* pinned_ok) {
   void* data = reinterpret_cast<void*>(s.data);
-  // A new pinned slot is mapped again: fresh pages, and a VMA without the reservation's
-  // MADV_DONTDUMP, so that it never merges with the guards on either side.
-  if (carved && s.pinned) return InternalMapFixed(data, DataBytes(s), PROT_READ | PROT_WRITE);
-  return InternalMprotect(data, DataBytes(s), PROT_READ | PROT_WRITE) == 0;
+  *pinned_ok = true;
+  if (InternalMprotect(data, DataBytes(s), PROT_READ | PROT_WRITE) != 0) return false;
+  // The split VMA gets a flag the guards do not have: it never merges with them again.
+  if (pin_now) *pinned_ok = InternalMadvise(data, DataBytes(s), MADV_NOHUGEPAGE) == 0;
+  return true;
 }
 
 // Makes a freed slot's data pages PROT_NONE; keep: their contents stay populated.
 void CloseSlot(const Slot& s, bool keep) {
   void* data = reinterpret_cast<void*>(s.data);
-  if (keep) {
-    InternalMprotect(data, DataBytes(s), PROT_NONE);
-  } else if (s.pinned) {
-    InternalMapFixed(data, DataBytes(s), PROT_NONE);  // one call; still no DONTDUMP, no merge
-  } else {
-    // Unpinned pages must keep the reservation's flags (and merge back into it): a fresh
-    // mapping here would be a VMA no budget counts.
-    InternalMprotect(data, DataBytes(s), PROT_NONE);
-    InternalMadvise(data, DataBytes(s), MADV_DONTNEED);
+  if (!s.pinned) {
+    // One call: fresh pages, with the reservation's flags and no anon_vma, so the range
+    // merges back with the guards around it (an mprotect could leave it apart).
+    InternalMapFixed(data, DataBytes(s), PROT_NONE);
+    return;
   }
+  // PROT_NONE first, so that no access between the two calls goes unnoticed. A fresh
+  // mapping would lose the pinned flag (and measured slower than these two).
+  InternalMprotect(data, DataBytes(s), PROT_NONE);
+  if (!keep) InternalMadvise(data, DataBytes(s), MADV_DONTNEED);
 }
 
 // First slack byte (between the block end and the data end) that lost its canary.
@@ -241,7 +256,8 @@ bool GuardedPool::Init(const GuardedPoolConfig& config) {
   p.page_owner = static_cast<uint32_t*>(InternalMmap(sizeof(uint32_t) * pages));
   p.freed_pinned = static_cast<uint32_t*>(InternalMmap(sizeof(uint32_t) * p.max_slots));
   // The quarantine never needs more entries than there are slots.
-  if (!p.slots || !p.page_owner || !p.freed_pinned || !p.quarantine.Init(config.quarantine_bytes, p.max_slots)) {
+  if (!p.slots || !p.page_owner || !p.freed_pinned ||
+      !p.quarantine.Init(config.quarantine_bytes, p.max_slots)) {
     InternalMunmap(base, pool_bytes);
     return false;
   }
@@ -249,9 +265,10 @@ bool GuardedPool::Init(const GuardedPoolConfig& config) {
   p.end = p.base + pool_bytes;
   p.bump = p.base + p.page;  // leading guard page
   for (auto& heads : p.free_head) heads[0] = heads[1] = kNoSlot;
-  // Guards and uncarved space are MADV_DONTDUMP, pinned data pages are not: they never merge
-  // (and a core dump skips the pool's empty address space).
-  p.can_pin = InternalMadvise(base, pool_bytes, MADV_DONTDUMP) == 0;
+  // Pinned data pages are MADV_NOHUGEPAGE, guards and unpinned slots are not, so they never
+  // merge. Without transparent huge pages in the kernel the advice fails: nothing is pinned.
+  // Probed on the page table of the pool, where it is harmless (a whole mapping: no split).
+  p.can_pin = InternalMadvise(p.page_owner, sizeof(uint32_t) * pages, MADV_NOHUGEPAGE) == 0;
   range_begin_ = p.base;
   range_bytes_ = pool_bytes;
   p.enabled = true;
@@ -271,26 +288,21 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
   int k = ClassFor((footprint + p.page - 1) / p.page);
   if (k < 0) return nullptr;
 
-  uint32_t idx, victim;
-  bool carved;
+  uint32_t idx;
+  bool pin_now;
   {
     SpinLockGuard guard(p.lock);
-    idx = TakeSlotLocked(k, &carved, &victim);
-  }
-  if (victim != kNoSlot) {
-    // Its data pages (PROT_NONE, not live) take the reservation's flag again and merge with
-    // the guards around them: the unit this block took is free.
-    const Slot& v = p.slots[victim];
-    InternalMadvise(reinterpret_cast<void*>(v.data), DataBytes(v), MADV_DONTDUMP);
+    idx = TakeSlotLocked(k, &pin_now);
   }
   if (idx == kNoSlot) return nullptr;
   Slot& s = p.slots[idx];
-  if (!OpenSlot(s, carved)) {
+  bool pinned_ok;
+  if (!OpenSlot(s, pin_now, &pinned_ok)) {
     // Most likely the kernel's mapping limit: stop guarding new blocks beyond this point.
     SpinLockGuard guard(p.lock);
     --p.live;
     if (s.pinned) {
-      if (carved) {  // it never got its own mapping: an unpinned slot from now on
+      if (pin_now) {  // it never got its own mapping: an unpinned slot from now on
         s.pinned = false;
         --p.pinned;
       }
@@ -301,6 +313,12 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
     NoteFallback("mprotect failed (kernel mapping limit reached)");
     ReleaseSlotLocked(idx);
     return nullptr;
+  }
+  if (!pinned_ok) {
+    SpinLockGuard guard(p.lock);
+    s.pinned = false;
+    --p.pinned;
+    ++p.live_unpinned;
   }
   // A 0-byte block still gets a distinct address inside the slot (malloc(0) is freeable).
   uintptr_t user =
@@ -341,14 +359,12 @@ PoolFreeResult GuardedPool::Free(void* ptr, StackId free_stack, pid_t tid, HeapB
     s->block.free_stack = free_stack;
     s->block.free_tid = tid;
     --p.live;
-    if (s->pinned) {
-      PushFreedPinnedLocked(static_cast<uint32_t>(s - p.slots));
-    } else {
-      --p.live_unpinned;
-    }
-    // Only one-page slots keep their pages: a block of up to a page is overwritten whole by
-    // the fill of CHeap::Allocate when the slot is reused, so no stale bytes reach an audit.
-    keep = s->data_pages == 1 && p.resident_bytes + DataBytes(*s) <= p.config.resident_bytes;
+    if (!s->pinned) --p.live_unpinned;
+    // Only pinned one-page slots keep their pages: a block of up to a page is overwritten
+    // whole by the fill of CHeap::Allocate when the slot is reused, so no stale bytes reach
+    // an audit; an unpinned slot would drop them when it is pinned.
+    keep = s->pinned && s->data_pages == 1 &&
+           p.resident_bytes + DataBytes(*s) <= p.config.resident_bytes;
     if (keep) {
       s->resident = true;
       p.resident_bytes += DataBytes(*s);
@@ -361,8 +377,10 @@ PoolFreeResult GuardedPool::Free(void* ptr, StackId free_stack, pid_t tid, HeapB
 
   Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
   int n = p.quarantine.Push({idx, (size_t{s->data_pages} + 1) * p.page}, evicted);
-  if (n > 0) {
+  if (n > 0 || s->pinned) {
     SpinLockGuard guard(p.lock);
+    // A victim candidate only now that its canary check and mprotect are done.
+    if (s->pinned) PushFreedPinnedLocked(idx);
     for (int i = 0; i < n; ++i) ReleaseSlotLocked(static_cast<uint32_t>(evicted[i].key));
   }
   return corrupt ? PoolFreeResult::kCanaryCorrupted : PoolFreeResult::kOk;

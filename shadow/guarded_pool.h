@@ -11,15 +11,18 @@
 // later fault can be explained. Lookups by address are arithmetic plus one array read, and
 // work from signal handlers without locks.
 //
-// Cost: a block is one system call at malloc and one at free. The first slots carved
-// ("pinned", up to half of max_live_slots) are VMAs of their own that never merge with their
-// guards, so their mprotects split and merge nothing. A freed one-page slot keeps its pages
-// populated (only mprotect'ed) while the populated pages of all non-live slots stay within
-// resident_bytes, and available slots with populated pages are reused first (LIFO), without
-// a zero-fill fault; any other freed slot is discarded at free. Resident memory of the pool
-// is thus at most the live slots' data pages plus resident_bytes (guards are never touched).
+// Cost: a block is one mprotect at malloc and one system call at free. A slot that comes
+// back from the quarantine is "pinned" (up to half of max_live_slots of them): its data
+// pages become a VMA of their own (MADV_NOHUGEPAGE, which the guards lack) that never merges
+// with its guards, so its mprotects split and merge nothing. A freed pinned one-page slot
+// keeps its pages populated (PROT_NONE only) while the populated pages of all non-live slots
+// stay within resident_bytes, and available slots with populated pages are reused first
+// (LIFO), without a zero-fill fault; any other freed slot is discarded at free. Resident
+// memory of the pool is thus at most the live slots' data pages plus resident_bytes (guard
+// pages are never touched).
 // Kernel mappings: about two per pinned slot and two per live unpinned slot, and pinned +
-// live unpinned <= max_live_slots, the same bound as two per live slot.
+// live unpinned <= max_live_slots, the same bound as two per live slot; when the budget is
+// spent, the newest freed pinned slot is unpinned (merged back) for a new block.
 #pragma once
 
 #include <sys/types.h>

@@ -181,13 +181,34 @@ void FreeOk(void* p) {
   ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
 }
 
-TEST_F(CHeapTest, FreeOfAPinnedSlotSplitsAndMergesNoMapping) {
-  // Warm: the slot is carved (its own mapping) by the first block, then reused.
-  void* first = CHeap::Allocate(32, 0, false, true, 1, 1);
-  ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(first)));
+// Allocates and frees 32-byte guarded blocks until a slot comes back (pinned at its reuse)
+// and returns that block, live.
+char* AllocateReusedSlot(bool zero) {
+  std::vector<uintptr_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    char* p = static_cast<char*>(CHeap::Allocate(32, 0, zero, true, 1, 1));
+    if (!GuardedPool::Contains(reinterpret_cast<uintptr_t>(p))) return nullptr;
+    for (uintptr_t a : seen) {
+      if (a == reinterpret_cast<uintptr_t>(p)) return p;
+    }
+    memset(p, 0x77, 32);  // stale bytes a reuse must not show (calloc)
+    seen.push_back(reinterpret_cast<uintptr_t>(p));
+    FreeOk(p);
+  }
+  return nullptr;
+}
+
+TEST_F(CHeapTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
+  char* p = AllocateReusedSlot(false);
+  ASSERT_NE(p, nullptr);
   size_t live = MappingCount();
-  FreeOk(first);
+  FreeOk(p);
   EXPECT_EQ(MappingCount(), live);  // PROT_NONE now, but not merged with its guards
+  char* again = AllocateReusedSlot(false);
+  ASSERT_NE(again, nullptr);
+  live = MappingCount();
+  FreeOk(again);
+  EXPECT_EQ(MappingCount(), live);
 }
 
 TEST_F(CHeapTest, FreedSlotsKeepAtMostTheResidentBudgetPopulated) {
@@ -212,24 +233,11 @@ TEST_F(CHeapTest, ReusedResidentSlotIsWritableAndFaultsWhenFreedAgain) {
   sa.sa_sigaction = OnSegv;
   sa.sa_flags = SA_SIGINFO;
   sigaction(SIGSEGV, &sa, &old);
-  // Cycle through the quarantine until an address comes back: a reused slot.
-  std::vector<uintptr_t> seen;
-  volatile char* reused = nullptr;
-  for (int i = 0; i < 1000 && !reused; ++i) {
-    char* p = static_cast<char*>(CHeap::Allocate(100, 0, true, true, 1, 1));
-    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
-    for (uintptr_t a : seen) {
-      if (a == reinterpret_cast<uintptr_t>(p)) reused = p;
-    }
-    if (reused) break;
-    memset(p, 0x77, 100);  // stale bytes a reuse must not show (calloc)
-    seen.push_back(reinterpret_cast<uintptr_t>(p));
-    FreeOk(p);
-  }
+  volatile char* reused = AllocateReusedSlot(true);
   ASSERT_NE(reused, nullptr);
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(reused[i], 0) << i;
-  for (int i = 0; i < 100; ++i) reused[i] = static_cast<char>(i);
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(reused[i], static_cast<char>(i));
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], 0) << i;
+  for (int i = 0; i < 32; ++i) reused[i] = static_cast<char>(i);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], static_cast<char>(i));
   FreeOk(const_cast<char*>(reused));
   EXPECT_EQ(GuardedPool::ExplainFault(reinterpret_cast<uintptr_t>(reused)).kind,
             PoolFaultInfo::kUseAfterFree);
@@ -240,6 +248,30 @@ TEST_F(CHeapTest, ReusedResidentSlotIsWritableAndFaultsWhenFreedAgain) {
   }
   EXPECT_EQ(g_fault_addr, reused + 5);
   sigaction(SIGSEGV, &old, nullptr);
+}
+
+TEST_F(CHeapTest, PinnedSlotsGiveTheirMappingsUpToLiveBlocks) {
+  // Pin a few hundred slots (freed, in quarantine or available), then fill the live budget
+  // (1000): the pinned ones must not keep live blocks from being guarded, nor the mappings
+  // exceed about two per unit.
+  size_t before = MappingCount();
+  for (int i = 0; i < 3; ++i) {
+    std::vector<void*> batch;
+    for (int j = 0; j < 200; ++j) batch.push_back(CHeap::Allocate(24, 0, false, true, 1, 1));
+    for (void* p : batch) FreeOk(p);
+  }
+  std::vector<void*> blocks;
+  size_t guarded = 0;
+  for (int i = 0; i < 1200; ++i) {
+    void* p = CHeap::Allocate(24 + (i % 3) * 4096, 0, false, true, 1, 1);
+    ASSERT_NE(p, nullptr);
+    guarded += GuardedPool::Contains(reinterpret_cast<uintptr_t>(p));
+    blocks.push_back(p);
+  }
+  EXPECT_LE(guarded, 1000u);
+  EXPECT_GE(guarded, 990u);
+  EXPECT_LE(MappingCount(), before + 2 * 1000 + 16);
+  for (void* p : blocks) FreeOk(p);
 }
 
 TEST(BlockTableTest, ManyBlocksGrowAndShrink) {
