@@ -3,7 +3,16 @@
 // reads the slot array without the lock, which is safe because a slot's metadata is only
 // rewritten when the slot is handed out again, long after its fault could happen.
 //
-// Why slots are pinned: measured on a 6.18 VM, an mprotect that splits the big PROT_NONE
+// Guard markers: on kernels with MADV_GUARD_INSTALL (Linux 6.13), the pool is opened in
+// 2 MiB chunks that are read-write but covered with guard markers (page table entries that
+// fault, no VMA); malloc removes the markers of a slot's data pages and free installs them
+// again (which drops the contents). No VMA is ever split or merged, both calls take the
+// mmap lock for reading only (threads do not queue behind each other), and a block costs
+// about 5.5 us against 10 us for the mprotect scheme below (measured on a 6.18 VM, one
+// page, zero-fill fault included). Guard markers survive fork. Faults on them are SIGSEGV
+// (SEGV_MAPERR), as synchronous as the others, and ExplainFault works by address.
+//
+// Otherwise, why slots are pinned: measured on a 6.18 VM, an mprotect that splits the big PROT_NONE
 // reservation (malloc) and the one that merges it back (free) cost about 4 us per block,
 // more than the protection changes themselves. When a slot is reused, its data pages are
 // marked MADV_NOHUGEPAGE (no effect on slots of at most 256 KiB, which never hold a huge
@@ -13,6 +22,7 @@
 // a slot). Unpinned slots behave as before: split at malloc, merged back at free.
 #include "shadow/guarded_pool.h"
 
+#include <errno.h>
 #include <sys/mman.h>
 
 #include <atomic>
@@ -38,6 +48,7 @@ struct Slot {
   uint8_t size_class;
   bool pinned;    // its data pages are a VMA of their own (see the top of this file)
   bool resident;  // not live and its pages were kept (counted in Pool::resident_bytes)
+  bool mprotected;  // marker mode: closed by mprotect because the markers were refused
   HeapBlock block;  // the current or last block of this slot
 };
 
@@ -59,6 +70,8 @@ struct Pool {
   // good, an unpinned one while it is live. units() <= config.max_live_slots.
   size_t pinned = 0, live_unpinned = 0;
   bool can_pin = false;
+  bool markers = false;  // guard-marker mode (see the top of this file)
+  uintptr_t open_end = 0;  // marker mode: [base, open_end) is read-write and carved from
   // Pinned slots freed, newest on top (stale entries skipped): when units run out, the
   // newest freed pinned slot, the one furthest from reuse, gives its unit up.
   uint32_t* freed_pinned = nullptr;
@@ -68,6 +81,10 @@ struct Pool {
 };
 
 Pool g_pool;
+bool g_no_markers = false;  // tests of the mprotect scheme on a kernel with markers
+// Linux 6.13 <linux/mman.h>; older headers lack them, older kernels refuse them (EINVAL).
+constexpr int kMadvGuardInstall = 102;
+constexpr int kMadvGuardRemove = 103;
 // Why a guarded request was first refused (for one verbosity-1 line), taken once.
 std::atomic<const char*> g_fallback_reason{nullptr};
 std::atomic<bool> g_fallback_said{false};
@@ -132,6 +149,23 @@ bool UnpinVictimLocked() {
   return false;
 }
 
+// Marker mode: extends the read-write part of the pool to cover [.., end), markers first so
+// that no page of it is ever accessible unguarded. Under the lock: once per 2 MiB.
+bool OpenChunkLocked(uintptr_t end) {
+  Pool& p = g_pool;
+  constexpr uintptr_t kChunk = uintptr_t{2} << 20;
+  uintptr_t to = RoundUp(end, kChunk);
+  if (to > p.end || to < end) to = p.end;
+  void* from = reinterpret_cast<void*>(p.open_end);
+  size_t len = to - p.open_end;
+  if (InternalMadvise(from, len, kMadvGuardInstall) != 0 ||
+      InternalMprotect(from, len, PROT_READ | PROT_WRITE) != 0) {
+    return false;
+  }
+  p.open_end = to;
+  return true;
+}
+
 // Takes a slot of class k for a new block, under the lock. kNoSlot when out of budget.
 // *pin_now: the slot was pinned for this block (its pages must be mapped anew).
 uint32_t TakeSlotLocked(int k, bool* pin_now) {
@@ -166,6 +200,10 @@ uint32_t TakeSlotLocked(int k, bool* pin_now) {
     size_t bytes = (data_pages + 1) * p.page;
     if (p.num_slots >= p.max_slots || p.bump + bytes > p.end) {
       NoteFallback("the guarded pool (guard_pool_mb) is full");
+      return kNoSlot;
+    }
+    if (p.markers && p.bump + bytes > p.open_end && !OpenChunkLocked(p.bump + bytes)) {
+      NoteFallback("guard markers could not be installed");
       return kNoSlot;
     }
     if (!unit_for(false)) {
@@ -206,6 +244,11 @@ void ReleaseSlotLocked(uint32_t idx) {
 bool OpenSlot(Slot& s, bool pin_now, bool* pinned_ok) {
   void* data = reinterpret_cast<void*>(s.data);
   *pinned_ok = true;
+  if (g_pool.markers && s.mprotected) {
+    s.mprotected = false;
+    return InternalMprotect(data, DataBytes(s), PROT_READ | PROT_WRITE) == 0;
+  }
+  if (g_pool.markers) return InternalMadvise(data, DataBytes(s), kMadvGuardRemove) == 0;
   if (InternalMprotect(data, DataBytes(s), PROT_READ | PROT_WRITE) != 0) return false;
   // The split VMA gets a flag the guards do not have: it never merges with them again.
   if (pin_now) *pinned_ok = InternalMadvise(data, DataBytes(s), MADV_NOHUGEPAGE) == 0;
@@ -213,8 +256,20 @@ bool OpenSlot(Slot& s, bool pin_now, bool* pinned_ok) {
 }
 
 // Makes a freed slot's data pages PROT_NONE; keep: their contents stay populated.
-void CloseSlot(const Slot& s, bool keep) {
+void CloseSlot(Slot& s, bool keep) {
   void* data = reinterpret_cast<void*>(s.data);
+  if (g_pool.markers) {
+    int r;
+    do {  // the kernel may give up (EINTR, EAGAIN) rather than wait: try again
+      r = InternalMadvise(data, DataBytes(s), kMadvGuardInstall);
+    } while (r == -EINTR || r == -EAGAIN);
+    if (r != 0) {  // never leave a freed slot accessible
+      InternalMprotect(data, DataBytes(s), PROT_NONE);
+      InternalMadvise(data, DataBytes(s), MADV_DONTNEED);
+      s.mprotected = true;
+    }
+    return;
+  }
   if (!s.pinned) {
     // One call: fresh pages, with the reservation's flags and no anon_vma, so the range
     // merges back with the guards around it (an mprotect could leave it apart).
@@ -265,10 +320,14 @@ bool GuardedPool::Init(const GuardedPoolConfig& config) {
   p.end = p.base + pool_bytes;
   p.bump = p.base + p.page;  // leading guard page
   for (auto& heads : p.free_head) heads[0] = heads[1] = kNoSlot;
+  p.open_end = p.base;
+  p.markers = !g_no_markers && OpenChunkLocked(p.base + p.page);  // also the leading guard
+  if (!p.markers) p.open_end = p.base;
   // Pinned data pages are MADV_NOHUGEPAGE, guards and unpinned slots are not, so they never
   // merge. Without transparent huge pages in the kernel the advice fails: nothing is pinned.
   // Probed on the page table of the pool, where it is harmless (a whole mapping: no split).
-  p.can_pin = InternalMadvise(p.page_owner, sizeof(uint32_t) * pages, MADV_NOHUGEPAGE) == 0;
+  p.can_pin =
+      !p.markers && InternalMadvise(p.page_owner, sizeof(uint32_t) * pages, MADV_NOHUGEPAGE) == 0;
   range_begin_ = p.base;
   range_bytes_ = pool_bytes;
   p.enabled = true;
@@ -276,6 +335,10 @@ bool GuardedPool::Init(const GuardedPoolConfig& config) {
 }
 
 bool GuardedPool::Enabled() { return g_pool.enabled; }
+
+void GuardedPool::DisableGuardMarkersForTesting() { g_no_markers = true; }
+
+bool GuardedPool::UsesGuardMarkers() { return g_pool.markers; }
 
 
 void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid,

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -211,24 +213,7 @@ TEST_F(CHeapTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
   EXPECT_EQ(MappingCount(), live);
 }
 
-TEST_F(CHeapTest, FreedSlotsKeepAtMostTheResidentBudgetPopulated) {
-  // More one-page blocks than the 1 MiB quarantine holds: slots are reused too.
-  std::vector<char*> freed;
-  for (int i = 0; i < 300; ++i) {
-    char* p = static_cast<char*>(CHeap::Allocate(48, 0, false, true, 1, 1));
-    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
-    memset(p, 0x5a, 48);
-    FreeOk(p);
-    freed.push_back(p);
-  }
-  size_t resident = 0;
-  for (size_t i = freed.size() - 100; i < freed.size(); ++i) resident += PageResident(freed[i]);
-  EXPECT_GT(resident, 0u);  // kept: a reuse takes no zero-fill fault
-  GuardedPoolConfig defaults;
-  EXPECT_LE(resident * 4096, defaults.resident_bytes);
-}
-
-TEST_F(CHeapTest, ReusedResidentSlotIsWritableAndFaultsWhenFreedAgain) {
+TEST_F(CHeapTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
   struct sigaction sa = {}, old;
   sa.sa_sigaction = OnSegv;
   sa.sa_flags = SA_SIGINFO;
@@ -250,7 +235,104 @@ TEST_F(CHeapTest, ReusedResidentSlotIsWritableAndFaultsWhenFreedAgain) {
   sigaction(SIGSEGV, &old, nullptr);
 }
 
-TEST_F(CHeapTest, PinnedSlotsGiveTheirMappingsUpToLiveBlocks) {
+TEST_F(CHeapTest, LiveGuardedBlocksTakeNoMappingWithGuardMarkers) {
+  if (!GuardedPool::UsesGuardMarkers()) GTEST_SKIP() << "no MADV_GUARD_INSTALL here";
+  CHeap::Allocate(24, 0, false, true, 1, 1);  // the pool's first chunk is open
+  size_t before = MappingCount();
+  std::vector<void*> blocks;
+  for (int i = 0; i < 200; ++i) {
+    blocks.push_back(CHeap::Allocate(24 + (i % 2) * 4096, 0, false, true, 1, 1));
+    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(blocks.back())));
+  }
+  EXPECT_LE(MappingCount(), before + 2);  // a new 2 MiB chunk at most
+  for (size_t i = 0; i < blocks.size(); i += 2) FreeOk(blocks[i]);
+  EXPECT_LE(MappingCount(), before + 2);
+  for (size_t i = 1; i < blocks.size(); i += 2) FreeOk(blocks[i]);
+}
+
+TEST_F(CHeapTest, FreedSlotStillFaultsInAForkedChild) {
+  char* p = static_cast<char*>(CHeap::Allocate(64, 0, false, true, 1, 1));
+  ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
+  char* live = static_cast<char*>(CHeap::Allocate(64, 0, false, true, 1, 1));
+  live[0] = 42;
+  FreeOk(p);
+  pid_t child = fork();
+  if (child == 0) {
+    signal(SIGSEGV, SIG_DFL);
+    if (live[0] != 42) _exit(1);  // a live block is the child's too
+    *static_cast<volatile char*>(p) = 1;
+    _exit(0);  // the freed slot was writable: wrong
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) << status;
+  FreeOk(live);
+}
+
+// The mprotect scheme, for kernels without guard markers: run in a process of its own (as
+// ctest does) so that it gets its own pool; skipped when another suite made the pool first.
+class CHeapMprotectTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (GuardedPool::Enabled()) return;
+    GuardedPool::DisableGuardMarkersForTesting();
+    CHeapConfig config;
+    config.guard_enabled = true;
+    config.guard_pool_bytes = size_t{64} << 20;
+    config.quarantine_bytes = size_t{1} << 20;
+    config.max_live_guarded = 1000;
+    CHeap::Configure(config);
+  }
+  void SetUp() override {
+    if (GuardedPool::UsesGuardMarkers()) GTEST_SKIP() << "the pool uses guard markers";
+  }
+};
+
+TEST_F(CHeapMprotectTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
+  char* p = AllocateReusedSlot(false);
+  ASSERT_NE(p, nullptr);
+  size_t live = MappingCount();
+  FreeOk(p);
+  EXPECT_EQ(MappingCount(), live);  // PROT_NONE now, but not merged with its guards
+}
+
+TEST_F(CHeapMprotectTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
+  struct sigaction sa = {}, old;
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, &old);
+  volatile char* reused = AllocateReusedSlot(true);
+  ASSERT_NE(reused, nullptr);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], 0) << i;
+  reused[31] = 1;
+  FreeOk(const_cast<char*>(reused));
+  g_fault_addr = nullptr;
+  if (sigsetjmp(g_jump, 1) == 0) {
+    (void)reused[7];
+    ADD_FAILURE() << "no fault";
+  }
+  EXPECT_EQ(g_fault_addr, reused + 7);
+  sigaction(SIGSEGV, &old, nullptr);
+}
+
+TEST_F(CHeapMprotectTest, FreedSlotsKeepAtMostTheResidentBudgetPopulated) {
+  // More one-page blocks than the 1 MiB quarantine holds: slots are reused too.
+  std::vector<char*> freed;
+  for (int i = 0; i < 300; ++i) {
+    char* p = static_cast<char*>(CHeap::Allocate(48, 0, false, true, 1, 1));
+    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
+    memset(p, 0x5a, 48);
+    FreeOk(p);
+    freed.push_back(p);
+  }
+  size_t resident = 0;
+  for (size_t i = freed.size() - 100; i < freed.size(); ++i) resident += PageResident(freed[i]);
+  EXPECT_GT(resident, 0u);  // kept: a reuse takes no zero-fill fault
+  GuardedPoolConfig defaults;
+  EXPECT_LE(resident * 4096, defaults.resident_bytes);
+}
+
+TEST_F(CHeapMprotectTest, PinnedSlotsGiveTheirMappingsUpToLiveBlocks) {
   // Pin a few hundred slots (freed, in quarantine or available), then fill the live budget
   // (1000): the pinned ones must not keep live blocks from being guarded, nor the mappings
   // exceed about two per unit.
