@@ -1,5 +1,5 @@
 // GuardedPool implementation. State changes of a slot happen under one SpinLock (they are
-// each followed by an mprotect/mmap system call that dwarfs the lock); fault explanation
+// each followed by a system call that dwarfs the lock); fault explanation
 // reads the slot array without the lock, which is safe because a slot's metadata is only
 // rewritten when the slot is handed out again, long after its fault could happen.
 //
@@ -12,8 +12,8 @@
 // page, zero-fill fault included). Guard markers survive fork. Faults on them are SIGSEGV
 // (SEGV_MAPERR), as synchronous as the others, and ExplainFault works by address.
 //
-// Otherwise, why slots are pinned: measured on a 6.18 VM, an mprotect that splits the big PROT_NONE
-// reservation (malloc) and the one that merges it back (free) cost about 4 us per block,
+// Otherwise, why slots are pinned: measured on a 6.18 VM, an mprotect that splits the big
+// PROT_NONE reservation (malloc) and the one that merges it back (free) cost about 4 us,
 // more than the protection changes themselves. When a slot is reused, its data pages are
 // marked MADV_NOHUGEPAGE (no effect on slots of at most 256 KiB, which never hold a huge
 // page), so they never merge with the guards around them: its later mprotects change one
@@ -158,8 +158,11 @@ bool OpenChunkLocked(uintptr_t end) {
   if (to > p.end || to < end) to = p.end;
   void* from = reinterpret_cast<void*>(p.open_end);
   size_t len = to - p.open_end;
-  if (InternalMadvise(from, len, kMadvGuardInstall) != 0 ||
-      InternalMprotect(from, len, PROT_READ | PROT_WRITE) != 0) {
+  if (InternalMadvise(from, len, kMadvGuardInstall) != 0) return false;
+  if (InternalMprotect(from, len, PROT_READ | PROT_WRITE) != 0) {
+    // Markers left on PROT_NONE pages would fault on every block the mprotect scheme puts
+    // there, if this was the probe at Init.
+    InternalMadvise(from, len, kMadvGuardRemove);
     return false;
   }
   p.open_end = to;
