@@ -343,7 +343,6 @@ void GuardedPool::DisableGuardMarkersForTesting() { g_no_markers = true; }
 
 bool GuardedPool::UsesGuardMarkers() { return g_pool.markers; }
 
-
 void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, pid_t tid,
                             BlockOrigin origin) {
   Pool& p = g_pool;
@@ -428,7 +427,7 @@ PoolFreeResult GuardedPool::Free(void* ptr, StackId free_stack, pid_t tid, HeapB
     if (!s->pinned) --p.live_unpinned;
     // Only pinned one-page slots keep their pages: a block of up to a page is overwritten
     // whole by the fill of CHeap::Allocate when the slot is reused, so no stale bytes reach
-    // an audit; an unpinned slot would drop them when it is pinned.
+    // an audit; an unpinned slot's free is a fresh mapping (see CloseSlot).
     keep = s->pinned && s->data_pages == 1 &&
            p.resident_bytes + DataBytes(*s) <= p.config.resident_bytes;
     if (keep) {
