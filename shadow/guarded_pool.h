@@ -1,4 +1,4 @@
-// GuardedPool: C heap blocks that live in their own slot beside a PROT_NONE guard page.
+// GuardedPool: C heap blocks that live in their own slot beside an inaccessible guard page.
 //
 // Layout (GWP-ASan style, but for every block while budgets last): one reservation,
 // carved on demand into slots of 2^k data pages each followed by a guard page, with one
@@ -6,10 +6,29 @@
 //   [G][data 0][G][data 1 .......][G] ...
 // A block is right-aligned against the guard after it (16-byte malloc alignment kept; the
 // slack bytes up to the guard hold a canary checked at free) or, with guard_left, starts
-// right after the guard before it. Freed slots become PROT_NONE at once (contents dropped)
-// and wait in a FIFO quarantine; slot metadata (sizes, stacks, threads) outlives the free so
-// that a later fault can be explained. Lookups by address are arithmetic plus one array
-// read, and work from signal handlers without locks.
+// right after the guard before it. Freed slots become inaccessible before free returns and
+// wait in a FIFO quarantine; slot metadata (sizes, stacks, threads) outlives the free so that a
+// later fault can be explained. Lookups by address are arithmetic plus one array read, and
+// work from signal handlers without locks.
+//
+// Protection, two schemes (details and measurements at the top of guarded_pool.cc):
+// - guard markers (Linux 6.13+, MADV_GUARD_INSTALL): the pool is read-write, guards and
+//   freed or unused data pages carry guard markers; malloc removes a slot's markers and
+//   free installs them, dropping its contents. No VMA is split or merged, a live slot costs
+//   no kernel mapping (max_live_slots still bounds live blocks), and a freed slot holds no
+//   memory: the pool's resident memory is the live slots' data pages.
+// - otherwise mprotect: one at malloc and one system call at free. A slot that comes back
+//   from the quarantine is "pinned" (up to half of max_live_slots of them): its data pages
+//   become a VMA of their own (MADV_NOHUGEPAGE, which the guards lack) that never merges
+//   with its guards, so its mprotects split and merge nothing. A freed pinned one-page slot
+//   keeps its pages populated (PROT_NONE only) while the populated pages of all non-live
+//   slots stay within resident_bytes, and available slots with populated pages are reused
+//   first (LIFO), without a zero-fill fault; any other freed slot is discarded at free.
+//   Resident memory of the pool is thus at most the live slots' data pages plus
+//   resident_bytes (guard pages are never touched). Kernel mappings: about two per pinned
+//   slot and two per live unpinned slot, and pinned + live unpinned <= max_live_slots, the
+//   same bound as two per live slot; when the budget is spent, the newest freed pinned slot
+//   is unpinned (merged back) for a new block.
 #pragma once
 
 #include <sys/types.h>
@@ -24,7 +43,8 @@ namespace cgosan {
 struct GuardedPoolConfig {
   size_t pool_bytes = size_t{1} << 30;
   uint64_t quarantine_bytes = uint64_t{64} << 20;
-  size_t max_live_slots = 8192;  // each live slot costs about two kernel mappings
+  size_t max_live_slots = 8192;  // mapping units of about two kernel mappings (see above)
+  uint64_t resident_bytes = uint64_t{256} << 10;  // populated pages kept by non-live slots
   bool left_aligned = false;
 };
 
@@ -45,6 +65,10 @@ class GuardedPool {
  public:
   static bool Init(const GuardedPoolConfig& config);
   static bool Enabled();
+  // Whether slots are protected by guard markers (Linux 6.13+) rather than by mprotect;
+  // tests of the mprotect scheme turn markers off before Init.
+  static bool UsesGuardMarkers();
+  static void DisableGuardMarkersForTesting();
   // Inline: every free asks (one unsigned compare; false before Init).
   static bool Contains(uintptr_t addr) { return addr - range_begin_ < range_bytes_; }
 

@@ -1,6 +1,7 @@
 // Kernel memory for cgosan's tables via raw system calls (see internal_mmap.h for why).
 #include "shadow/base/internal_mmap.h"
 
+#include <errno.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -76,8 +77,13 @@ int InternalMprotect(void* p, size_t size, int prot) {
   return static_cast<int>(syscall(SYS_mprotect, p, size, prot));
 }
 
-bool InternalDiscardAndProtect(void* p, size_t size) {
-  return RawMmap(p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED) == p;
+bool InternalMapFixed(void* p, size_t size, int prot) {
+  return RawMmap(p, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED) == p;
+}
+
+int InternalMadvise(void* p, size_t size, int advice) {
+  long r = syscall(SYS_madvise, p, size, advice);
+  return r == 0 ? 0 : -errno;
 }
 
 size_t PageSize() {

@@ -19,8 +19,11 @@ void InternalMunmap(void* p, size_t size);
 // Raw system calls that bypass the interposed wrappers; return 0 / pointer or -errno style
 // (see definitions).
 int InternalMprotect(void* p, size_t size, int prot);
-// Replaces [p, p+size) with fresh PROT_NONE pages (drops contents in one system call).
-bool InternalDiscardAndProtect(void* p, size_t size);
+// Replaces [p, p+size) with fresh anonymous MAP_NORESERVE pages of protection prot: drops
+// the contents and makes the range a mapping of its own, in one system call.
+bool InternalMapFixed(void* p, size_t size, int prot);
+// madvise(2) without the interposed wrappers; 0 or -errno.
+int InternalMadvise(void* p, size_t size, int advice);
 
 // The ranges InternalMmap/InternalReserve handed out and not unmapped: cgosan's own
 // tables hold the address of every block, so the leak check must never scan them as roots.

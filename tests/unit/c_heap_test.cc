@@ -1,12 +1,15 @@
-// The C heap model without the preload: block headers and records, guarded pool (real guard pages and
-// real faults), quarantine, and the free verdicts.
+// The C heap model without the preload: block headers and records, guarded pool (real
+// guard pages and real faults), quarantine, and the free verdicts.
 #include "shadow/c_heap.h"
 
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
@@ -156,6 +159,201 @@ TEST_F(CHeapTest, LiveGuardedBudgetFallsBackToUnguarded) {
     uint64_t off;
     ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
   }
+}
+
+// Whether the page holding p is populated (mincore works on PROT_NONE pages too).
+bool PageResident(const void* p) {
+  unsigned char vec = 0;
+  void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{4095});
+  return mincore(page, 4096, &vec) == 0 && (vec & 1) != 0;
+}
+
+size_t MappingCount() {
+  FILE* f = fopen("/proc/self/maps", "r");
+  size_t n = 0;
+  for (int ch; (ch = fgetc(f)) != EOF;) n += ch == '\n';
+  fclose(f);
+  return n;
+}
+
+void FreeOk(void* p) {
+  HeapBlock b;
+  bool known;
+  uint64_t off;
+  ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
+}
+
+// Allocates and frees 32-byte guarded blocks until a slot comes back (pinned at its reuse)
+// and returns that block, live.
+char* AllocateReusedSlot(bool zero) {
+  std::vector<uintptr_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    char* p = static_cast<char*>(CHeap::Allocate(32, 0, zero, true, 1, 1));
+    if (!GuardedPool::Contains(reinterpret_cast<uintptr_t>(p))) return nullptr;
+    for (uintptr_t a : seen) {
+      if (a == reinterpret_cast<uintptr_t>(p)) return p;
+    }
+    memset(p, 0x77, 32);  // stale bytes a reuse must not show (calloc)
+    seen.push_back(reinterpret_cast<uintptr_t>(p));
+    FreeOk(p);
+  }
+  return nullptr;
+}
+
+TEST_F(CHeapTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
+  char* p = AllocateReusedSlot(false);
+  ASSERT_NE(p, nullptr);
+  size_t live = MappingCount();
+  FreeOk(p);
+  EXPECT_EQ(MappingCount(), live);  // PROT_NONE now, but not merged with its guards
+  char* again = AllocateReusedSlot(false);
+  ASSERT_NE(again, nullptr);
+  live = MappingCount();
+  FreeOk(again);
+  EXPECT_EQ(MappingCount(), live);
+}
+
+TEST_F(CHeapTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
+  struct sigaction sa = {}, old;
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, &old);
+  volatile char* reused = AllocateReusedSlot(true);
+  ASSERT_NE(reused, nullptr);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], 0) << i;
+  for (int i = 0; i < 32; ++i) reused[i] = static_cast<char>(i);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], static_cast<char>(i));
+  FreeOk(const_cast<char*>(reused));
+  EXPECT_EQ(GuardedPool::ExplainFault(reinterpret_cast<uintptr_t>(reused)).kind,
+            PoolFaultInfo::kUseAfterFree);
+  g_fault_addr = nullptr;
+  if (sigsetjmp(g_jump, 1) == 0) {
+    reused[5] = 1;
+    ADD_FAILURE() << "no fault";
+  }
+  EXPECT_EQ(g_fault_addr, reused + 5);
+  sigaction(SIGSEGV, &old, nullptr);
+}
+
+TEST_F(CHeapTest, LiveGuardedBlocksTakeNoMappingWithGuardMarkers) {
+  if (!GuardedPool::UsesGuardMarkers()) GTEST_SKIP() << "no MADV_GUARD_INSTALL here";
+  CHeap::Allocate(24, 0, false, true, 1, 1);  // the pool's first chunk is open
+  size_t before = MappingCount();
+  std::vector<void*> blocks;
+  for (int i = 0; i < 200; ++i) {
+    blocks.push_back(CHeap::Allocate(24 + (i % 2) * 4096, 0, false, true, 1, 1));
+    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(blocks.back())));
+  }
+  EXPECT_LE(MappingCount(), before + 2);  // a new 2 MiB chunk at most
+  for (size_t i = 0; i < blocks.size(); i += 2) FreeOk(blocks[i]);
+  EXPECT_LE(MappingCount(), before + 2);
+  for (size_t i = 1; i < blocks.size(); i += 2) FreeOk(blocks[i]);
+}
+
+TEST_F(CHeapTest, FreedSlotStillFaultsInAForkedChild) {
+  char* p = static_cast<char*>(CHeap::Allocate(64, 0, false, true, 1, 1));
+  ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
+  char* live = static_cast<char*>(CHeap::Allocate(64, 0, false, true, 1, 1));
+  live[0] = 42;
+  FreeOk(p);
+  pid_t child = fork();
+  if (child == 0) {
+    signal(SIGSEGV, SIG_DFL);
+    if (live[0] != 42) _exit(1);  // a live block is the child's too
+    *static_cast<volatile char*>(p) = 1;
+    _exit(0);  // the freed slot was writable: wrong
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) << status;
+  FreeOk(live);
+}
+
+// The mprotect scheme, for kernels without guard markers: run in a process of its own (as
+// ctest does) so that it gets its own pool; skipped when another suite made the pool first.
+class CHeapMprotectTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (GuardedPool::Enabled()) return;
+    GuardedPool::DisableGuardMarkersForTesting();
+    CHeapConfig config;
+    config.guard_enabled = true;
+    config.guard_pool_bytes = size_t{64} << 20;
+    config.quarantine_bytes = size_t{1} << 20;
+    config.max_live_guarded = 1000;
+    CHeap::Configure(config);
+  }
+  void SetUp() override {
+    if (GuardedPool::UsesGuardMarkers()) GTEST_SKIP() << "the pool uses guard markers";
+  }
+};
+
+TEST_F(CHeapMprotectTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
+  char* p = AllocateReusedSlot(false);
+  ASSERT_NE(p, nullptr);
+  size_t live = MappingCount();
+  FreeOk(p);
+  EXPECT_EQ(MappingCount(), live);  // PROT_NONE now, but not merged with its guards
+}
+
+TEST_F(CHeapMprotectTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
+  struct sigaction sa = {}, old;
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, &old);
+  volatile char* reused = AllocateReusedSlot(true);
+  ASSERT_NE(reused, nullptr);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], 0) << i;
+  reused[31] = 1;
+  FreeOk(const_cast<char*>(reused));
+  g_fault_addr = nullptr;
+  if (sigsetjmp(g_jump, 1) == 0) {
+    (void)reused[7];
+    ADD_FAILURE() << "no fault";
+  }
+  EXPECT_EQ(g_fault_addr, reused + 7);
+  sigaction(SIGSEGV, &old, nullptr);
+}
+
+TEST_F(CHeapMprotectTest, FreedSlotsKeepAtMostTheResidentBudgetPopulated) {
+  // More one-page blocks than the 1 MiB quarantine holds: slots are reused too.
+  std::vector<char*> freed;
+  for (int i = 0; i < 300; ++i) {
+    char* p = static_cast<char*>(CHeap::Allocate(48, 0, false, true, 1, 1));
+    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
+    memset(p, 0x5a, 48);
+    FreeOk(p);
+    freed.push_back(p);
+  }
+  size_t resident = 0;
+  for (size_t i = freed.size() - 100; i < freed.size(); ++i) resident += PageResident(freed[i]);
+  EXPECT_GT(resident, 0u);  // kept: a reuse takes no zero-fill fault
+  GuardedPoolConfig defaults;
+  EXPECT_LE(resident * 4096, defaults.resident_bytes);
+}
+
+TEST_F(CHeapMprotectTest, PinnedSlotsGiveTheirMappingsUpToLiveBlocks) {
+  // Pin a few hundred slots (freed, in quarantine or available), then fill the live budget
+  // (1000): the pinned ones must not keep live blocks from being guarded, nor the mappings
+  // exceed about two per unit.
+  size_t before = MappingCount();
+  for (int i = 0; i < 3; ++i) {
+    std::vector<void*> batch;
+    for (int j = 0; j < 200; ++j) batch.push_back(CHeap::Allocate(24, 0, false, true, 1, 1));
+    for (void* p : batch) FreeOk(p);
+  }
+  std::vector<void*> blocks;
+  size_t guarded = 0;
+  for (int i = 0; i < 1200; ++i) {
+    void* p = CHeap::Allocate(24 + (i % 3) * 4096, 0, false, true, 1, 1);
+    ASSERT_NE(p, nullptr);
+    guarded += GuardedPool::Contains(reinterpret_cast<uintptr_t>(p));
+    blocks.push_back(p);
+  }
+  EXPECT_LE(guarded, 1000u);
+  EXPECT_GE(guarded, 990u);
+  EXPECT_LE(MappingCount(), before + 2 * 1000 + 16);
+  for (void* p : blocks) FreeOk(p);
 }
 
 // Random mallocs and frees against a std::map: every live block is found by its pointer
