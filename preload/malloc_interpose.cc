@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <atomic>
 
@@ -19,6 +20,7 @@
 #include "preload/thread_state.h"
 #include "report/report_writer.h"
 #include "shadow/base/internal_mmap.h"
+#include "shadow/base/token_bucket.h"
 #include "shadow/base/text_buffer.h"
 #include "shadow/c_heap.h"
 #include "shadow/guarded_pool.h"
@@ -43,10 +45,20 @@ BlockOrigin CurrentOrigin() {
   return CgoCalls::Current() ? BlockOrigin::kUnderGo : BlockOrigin::kC;
 }
 
+// The guarded blocks' share of time, bounded (sample_budget): one bucket for the process.
+TokenBucket g_sample_budget;
+
+int64_t CoarseNowNs() {  // the vDSO's coarse clock: no system call, a few ms of resolution
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 bool Sampled() {
   // A countdown, not a modulo: this runs on every malloc and a division is not free.
   if (t_state.sample_countdown == 0) t_state.sample_countdown = GetOptions().sample_rate;
-  return --t_state.sample_countdown == 0;
+  if (--t_state.sample_countdown != 0) return false;
+  return g_sample_budget.Take(CoarseNowNs(), GetOptions().sample_budget);
 }
 
 // Whether ptr is glibc's own block, one cgosan does not track (see UntrackedMode).

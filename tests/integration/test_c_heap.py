@@ -220,6 +220,22 @@ class BadFrees(CgosanTestCase):
         self.assertStackTop(f, "free", "do_free")
         self.assertStackTop(f, "alloc", "do_alloc")
 
+    def test_sample_budget_bounds_the_guarded_blocks(self):
+        # sample_rate=1 samples every block, but at most sample_budget (1000) a second get a
+        # guard page: after 20000 blocks in a few ms the late block is glibc's, and its use
+        # after free goes unseen, as for any unsampled block. With no budget it is found.
+        prog = compile_c("uaf")
+        res = run([prog, "read_after_churn"], options=["guard=sampled", "sample_rate=1"])
+        self.assertNoReport(res)
+        self.assertExit(res, 0)
+        self.assertIn("read=", res.stdout)
+        res = run([prog, "read_after_churn"],
+                  options=["guard=sampled", "sample_rate=1", "sample_budget=0"])
+        f = self.single_finding(res, "heap-use-after-free")
+        self.assertAddress(f, res.printed_ptr("late"))
+        self.assertStackTop(f, "free", "do_free")
+        self.assertStackTop(f, "alloc", "do_alloc")
+
     def test_invalid_free_unguarded(self):
         res = run([compile_c("invalid_free"), "middle"], options=["guard=none"])
         ptr, base = res.printed_ptr(), res.printed_ptr("base")

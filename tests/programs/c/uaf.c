@@ -1,7 +1,9 @@
 // heap-use-after-free: malloc(13), free, then read (mode "read") or write (mode "write")
 // one byte. Mode "ok" reads before freeing (the correct twin). Mode "read_with_handler"
 // installs the program's own SIGSEGV handler first: after the report, cgosan must pass the
-// fault on to it (it prints "handler: addr_ok=1" and exits 42).
+// fault on to it (it prints "handler: addr_ok=1" and exits 42). Mode "read_after_churn"
+// first makes and frees 20000 blocks, then reads a block after freeing it: with
+// guard=sampled:sample_rate=1 the churn spends the guarded-block budget (sample_budget).
 #include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -55,6 +57,14 @@ int main(int argc, char** argv) {
     do_free(p);
     int c = use_after_free_reader(p);
     say("read=%d", c);
+  } else if (is_mode(mode, "read_after_churn")) {
+    for (int i = 0; i < 20000; ++i) free(malloc(24));
+    char* q = do_alloc(13);
+    say_ptr("late", (void*)q);
+    do_free(q);
+    int c = use_after_free_reader(q);
+    do_free(p);
+    say("read=%d", c);  // only reached where q was not guarded
   } else if (is_mode(mode, "write")) {
     do_free(p);
     use_after_free_writer(p);
