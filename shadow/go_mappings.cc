@@ -85,6 +85,22 @@ void GoMappings::SetBounds(uintptr_t low, uintptr_t high) {
 constexpr unsigned kNoSeq = 1;
 
 __thread GoMappings::LastHit GoMappings::t_last_hit_ = {0, 0, kNoSeq};
+__thread GoMappings::LastHit GoMappings::t_last_gap_ = {0, 0, kNoSeq};
+
+namespace {
+
+// Rewrites a remembered range. A signal handler on this thread may look in between: the
+// entry is invalid (an odd counter) while its range is rewritten.
+void Remember(GoMappings::LastHit* h, uintptr_t begin, uintptr_t end, unsigned seq) {
+  h->seq = kNoSeq;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  h->begin = begin;
+  h->size = end - begin;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  h->seq = seq;
+}
+
+}  // namespace
 
 bool GoMappings::ContainsSearched(uintptr_t addr) {
   for (;;) {
@@ -106,19 +122,14 @@ bool GoMappings::ContainsSearched(uintptr_t addr) {
         break;
       }
     }
+    // Not found: ranges before lo end at or below addr, those from lo on begin above it.
+    if (!found) {
+      hit.begin = lo > 0 ? g_table.ranges[lo - 1].end : 0;
+      hit.end = lo < g_table.count ? g_table.ranges[lo].begin : ~uintptr_t{0};
+    }
     std::atomic_thread_fence(std::memory_order_acquire);
     if (g_seq.load(std::memory_order_relaxed) != before) continue;
-    if (found) {
-      // A signal handler on this thread may look in between: the entry is invalid (an odd
-      // counter) while its range is rewritten.
-      LastHit& h = t_last_hit_;
-      h.seq = kNoSeq;
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      h.begin = hit.begin;
-      h.size = hit.end - hit.begin;
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      h.seq = before;
-    }
+    Remember(found ? &t_last_hit_ : &t_last_gap_, hit.begin, hit.end, before);
     return found;
   }
 }

@@ -49,5 +49,22 @@ TEST(GoMappingsTest, RememberedHitEndsWithTheRange) {
   EXPECT_EQ(GoMappings::RangeCount(), 0u);
 }
 
+// The same for the gap a missed word fell into: a range mapped into it ends the miss.
+TEST(GoMappingsTest, RememberedGapEndsWithANewRange) {
+  const uintptr_t arena = 0xc000000000;
+  const uintptr_t high = 0x7f0000000000;
+  GoMappings::Add(arena, 64 << 20);
+  GoMappings::Add(high, 8192);
+  const uintptr_t c_pointer = 0x7e0000001000;  // between the two ranges
+  EXPECT_FALSE(GoMappings::Contains(c_pointer));
+  EXPECT_FALSE(GoMappings::Contains(c_pointer + 8));  // the remembered gap
+  GoMappings::Add(c_pointer & ~uintptr_t{0xfff}, 4096);
+  EXPECT_TRUE(GoMappings::Contains(c_pointer + 8));
+  EXPECT_TRUE(GoMappings::Contains(arena + 4096));
+  EXPECT_TRUE(GoMappings::Contains(high));
+  GoMappings::Remove(0, ~uintptr_t{0} >> 1);
+  EXPECT_EQ(GoMappings::RangeCount(), 0u);
+}
+
 }  // namespace
 }  // namespace cgosan
