@@ -11,7 +11,7 @@
 #include "report/elf_reader.h"
 #include "report/elf_symbols.h"
 #include "report/go/go_runtime.h"
-#include "report/go_stack.h"
+#include "report/go_call_frames.h"
 #include "report/main_executable.h"
 #include "shadow/base/internal_mmap.h"
 #include "shadow/go_mappings.h"
@@ -67,6 +67,7 @@ cgosan_cgo_thunk_common:
 namespace cgosan {
 
 __thread CgoThreadCalls CgoCalls::t_calls_;
+uint64_t CgoCalls::epoch_ = 1;
 
 namespace {
 
@@ -92,6 +93,8 @@ __thread bool t_registered __attribute__((tls_model("initial-exec")));
 uintptr_t g_threads[kMaxThreads];
 std::atomic<int> g_num_threads{0};
 std::atomic<CgoCalls::GoCallDoneHook> g_done_hook{nullptr};
+// The hook's own "already requested" word: while it is non-zero the hook would do nothing.
+const uint32_t* g_done_pending = nullptr;
 // Whether calls with Go pointers go into the ring (its reader, the retention audits, is on).
 bool g_record_recent = false;
 
@@ -109,25 +112,26 @@ void RegisterThread() {
   __atomic_store_n(&g_threads[slot], self, __ATOMIC_RELEASE);
 }
 
-static_assert(RecentGoCall::kMaxCallerFrames <= GoStack::kCachedFrames,
-              "the ring's caller frames come from the cache");
+static_assert(RecentGoCall::kMaxCallerFrames == GoCallFrames::kMaxFrames,
+              "the ring's caller frames come from GoCallFrames");
 
-// The ring entry of a call with Go pointers: who made it and which pointers it got.
-void RecordRecent(CallStack& cs, const CgoCall& c) {
+// The ring entry of a call with Go pointers: who made it and which pointers it got. No
+// time stamp (rdtsc alone cost about 7 ns a call): the audit epoch orders calls of
+// different threads, the thread's own count its calls.
+// Out of line: the calls without Go pointers keep a lean entry path.
+__attribute__((noinline)) void RecordRecent(CallStack& cs, const CgoCall& c) {
   if (!t_registered) RegisterThread();
   uint64_t seq = cs.go_calls + 1;
   RecentGoCall& r = cs.recent[(seq - 1) % CgoThreadCalls::kRecent];
   __atomic_store_n(&r.seq, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&cs.go_calls, seq, __ATOMIC_RELEASE);
-  r.when = __builtin_ia32_rdtsc();
+  r.when = __atomic_load_n(&CgoCalls::epoch_, __ATOMIC_RELAXED);
   r.function = c.function;
   r.num_go_pointers = c.num_go_pointers;
   r.go_pointers_truncated = c.go_pointers_truncated;
-  for (int i = 0; i < c.num_go_pointers; ++i) r.go_pointers[i] = c.go_pointers[i];
-  uintptr_t g;
-  r.num_caller_pcs =
-      GoStack::CaptureCgoCallGoroutineCached(r.caller_pcs, RecentGoCall::kMaxCallerFrames, &g);
-  r.goroutine = g ? GoStack::GoroutineId(g) : -1;
+  static_assert(sizeof(r.go_pointers) == sizeof(c.go_pointers), "copied whole");
+  __builtin_memcpy(r.go_pointers, c.go_pointers, sizeof(r.go_pointers));
+  r.num_caller_pcs = GoCallFrames::Capture(r.caller_pcs, &r.frames_key, &r.goroutine);
   __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
 }
 
@@ -292,7 +296,13 @@ int CgoCalls::RegisteredThreads(uintptr_t* out, int max) {
   return written;
 }
 
-void CgoCalls::SetGoCallDoneHook(GoCallDoneHook hook) { g_done_hook.store(hook); }
+void CgoCalls::SetGoCallDoneHook(GoCallDoneHook hook, const uint32_t* pending) {
+  g_done_hook.store(nullptr);
+  __atomic_store_n(&g_done_pending, pending, __ATOMIC_RELAXED);
+  g_done_hook.store(hook);
+}
+
+void CgoCalls::AdvanceEpoch() { __atomic_fetch_add(&epoch_, 1, __ATOMIC_RELAXED); }
 
 void CgoCalls::SetRecordRecentGoCalls(bool on) {
   __atomic_store_n(&g_record_recent, on, __ATOMIC_RELAXED);
@@ -302,11 +312,17 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
 
 // Enter and exit keep the depth in a register and store it once: other threads and signal
 // handlers read it (release order: a call's record is written before the depth counts it).
+// The common case is a call nested properly in those in progress: at entry the top record
+// (if any) is an outer call's, higher on the g0 stack; at exit it is this call's. Anything
+// else (a Go panic through C frames, a callback that never returned) takes DepthAfterPop.
 extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t entry_sp) {
   using namespace cgosan;
   CallStack& cs = CgoCalls::t_calls_;
   const Target& t = g_targets[index];
-  int depth = DepthAfterPop(cs, cs.depth, entry_sp);
+  int depth = cs.depth;
+  if (depth > 0 && (depth > kMaxDepth || cs.calls[depth - 1].entry_sp <= entry_sp)) {
+    depth = DepthAfterPop(cs, depth, entry_sp);
+  }
   if (depth < kMaxDepth) {
     CgoCall& c = cs.calls[depth];
     c.function = t.function;
@@ -329,17 +345,43 @@ extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t
   return t.original;
 }
 
-extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) {
-  using namespace cgosan;
-  CallStack& cs = CgoCalls::t_calls_;
-  int depth = cs.depth;
+namespace cgosan {
+namespace {
+
+// A call with Go pointers returned: the hook (an audit request), unless the one it made
+// before is still outstanding.
+__attribute__((noinline)) void GoCallDone() {
+  const uint32_t* pending = __atomic_load_n(&g_done_pending, __ATOMIC_RELAXED);
+  if (pending && __atomic_load_n(pending, __ATOMIC_RELAXED)) return;
+  if (auto hook = g_done_hook.load(std::memory_order_acquire)) hook();
+}
+
+__attribute__((noinline)) void ExitOutOfOrder(CallStack& cs, int depth, uintptr_t entry_sp) {
   bool had_go_pointers = false;
   if (depth > 0 && depth <= kMaxDepth) {
     const CgoCall& top = cs.calls[depth - 1];
     had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
   }
   __atomic_store_n(&cs.depth, DepthAfterPop(cs, depth, entry_sp), __ATOMIC_RELEASE);
-  if (had_go_pointers) {
-    if (auto hook = g_done_hook.load(std::memory_order_relaxed)) hook();
+  if (had_go_pointers) GoCallDone();
+}
+
+}  // namespace
+}  // namespace cgosan
+
+extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) {
+  using namespace cgosan;
+  CallStack& cs = CgoCalls::t_calls_;
+  int depth = cs.depth;
+  if (depth > 0 && depth <= kMaxDepth) {
+    const CgoCall& top = cs.calls[depth - 1];
+    if (top.entry_sp == entry_sp) {
+      // Records below the top were checked at this call's entry: they are outer calls.
+      bool had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
+      __atomic_store_n(&cs.depth, depth - 1, __ATOMIC_RELEASE);
+      if (had_go_pointers) GoCallDone();
+      return;
+    }
   }
+  ExitOutOfOrder(cs, depth, entry_sp);
 }

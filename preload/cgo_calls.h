@@ -38,7 +38,9 @@ struct CgoCall {
 struct RecentGoCall {
   static constexpr int kMaxCallerFrames = 12;
   uint64_t seq;
-  uint64_t when;  // time stamp counter at entry: orders calls across threads
+  // The audit epoch at entry (CgoCalls::AdvanceEpoch): orders calls of different threads
+  // to within one audit; calls of one thread are ordered by seq.
+  uint64_t when;
   const char* function;
   uint8_t num_go_pointers;
   bool go_pointers_truncated;
@@ -46,6 +48,7 @@ struct RecentGoCall {
   int64_t goroutine;
   int num_caller_pcs;
   uintptr_t caller_pcs[kMaxCallerFrames];  // the goroutine's frames from runtime.cgocall on
+  uint64_t frames_key;  // which frames caller_pcs hold (GoCallFrames::Capture): refills skip the copy
 };
 
 // What one thread's cgo calls look like to another thread (the audit): its calls in
@@ -83,11 +86,15 @@ class CgoCalls {
   // CgoThreadCalls (a thread that exited leaves a stale address: read it with SafeRead,
   // and a later thread may reuse it). Returns the count written to out.
   static int RegisteredThreads(uintptr_t* out, int max);
-  // Called (from the thunk's exit path) when a call that received Go pointers returns.
+  // Called (from the thunk's exit path) when a call that received Go pointers returns,
+  // unless *pending (when given) is non-zero: the hook's request is outstanding already.
   using GoCallDoneHook = void (*)();
-  static void SetGoCallDoneHook(GoCallDoneHook hook);
-  // Whether calls with Go pointers are written to each thread's `recent` ring (its Go stack,
-  // a time stamp: about 30 ns a call). Off until the retention audits, its only reader, attach.
+  static void SetGoCallDoneHook(GoCallDoneHook hook, const uint32_t* pending = nullptr);
+  // Starts a new epoch for RecentGoCall::when (the audits, at each look at the rings).
+  static void AdvanceEpoch();
+  static uint64_t epoch_;
+  // Whether calls with Go pointers are written to each thread's `recent` ring (its Go
+  // stack, its pointers). Off until the retention audits, its only reader, attach.
   static void SetRecordRecentGoCalls(bool on);
 
   // This thread's calls (initial-exec TLS: the preload is loaded at startup).

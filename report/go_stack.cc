@@ -3,6 +3,7 @@
 #include "report/go_stack.h"
 
 #include "report/finding.h"
+#include "report/go_call_frames.h"
 #include "report/go/go_runtime.h"
 #include "report/unwinder.h"
 
@@ -159,7 +160,9 @@ bool GoStack::Init() {
   g_cgocallback = f.cgocallback;
   g_crosscall2 = f.crosscall2;
   g_goexit = f.goexit;
-  return g_layout != nullptr && GoRuntime::Table() != nullptr;
+  bool ok = g_layout != nullptr && GoRuntime::Table() != nullptr;
+  if (ok) GoCallFrames::Init();
+  return ok;
 }
 
 uintptr_t GoStack::CurrentGoroutine() {
@@ -237,27 +240,6 @@ int GoStack::CaptureCgoCallGoroutine(uintptr_t* pcs, int max) {
 
 namespace {
 
-// The goroutine frames of this thread's recent cgo calls, by where they were made: the
-// return address into runtime.cgocall's caller chain starts at the goroutine's saved SP, at
-// a depth below its stack top. Like CgoStackCache (preload/stack_capture.h), a hit is
-// confirmed by reading every frame's return address again from its slot, as an offset from
-// the stack top (which a moved stack keeps). Walks that crossed a callback's C frames are
-// not remembered.
-struct CachedGoFrames {
-  uintptr_t first_pc;
-  uintptr_t depth;  // stack top - saved SP; 0: empty
-  int n;
-  uint32_t slot_from_top[GoStack::kCachedFrames];
-  uintptr_t pcs[GoStack::kCachedFrames];
-};
-constexpr int kGoCacheEntries = 16;
-__thread CachedGoFrames t_go_frames[kGoCacheEntries] __attribute__((tls_model("initial-exec")));
-
-size_t GoCacheIndex(uintptr_t first_pc, uintptr_t depth) {
-  return ((first_pc ^ (depth << 7)) * 0x9e3779b97f4a7c15ull) >> (64 - 4);
-}
-static_assert(kGoCacheEntries == 16, "GoCacheIndex keeps 4 bits");
-
 // The goroutine of this thread's cgo call (on g0), or 0.
 uintptr_t CgoCallGoroutine(uintptr_t* m_out) {
   const GoRuntimeLayout* l = g_layout;
@@ -275,43 +257,14 @@ uintptr_t CgoCallGoroutine(uintptr_t* m_out) {
 
 }  // namespace
 
-int GoStack::CaptureCgoCallGoroutineCached(uintptr_t* pcs, int max, uintptr_t* goroutine) {
-  *goroutine = 0;
-  uintptr_t m;
-  uintptr_t g = CgoCallGoroutine(&m);
-  if (g == 0 || max <= 0) return 0;
-  *goroutine = g;
-  if (max > kCachedFrames) max = kCachedFrames;
-  StackBounds gs = BoundsOf(g);
-  uintptr_t sp = Load<uintptr_t>(g + g_layout->g_sched_sp);
-  uintptr_t first = sp + g_layout->cgocall_return_slot;
-  if (!gs.Holds(first) || sp < gs.lo) return 0;
-  uintptr_t first_pc = Load<uintptr_t>(first);
-  uintptr_t depth = gs.hi - sp;
-  CachedGoFrames& e = t_go_frames[GoCacheIndex(first_pc, depth)];
-  if (e.depth == depth && e.first_pc == first_pc && e.n <= max) {
-    bool same = true;
-    for (int i = 0; i < e.n && same; ++i) same = Load<uintptr_t>(gs.hi - e.slot_from_top[i]) == e.pcs[i];
-    if (same) {
-      for (int i = 0; i < e.n; ++i) pcs[i] = e.pcs[i];
-      return e.n;
-    }
-  }
-  uintptr_t slots[kCachedFrames];
+int GoStack::WalkCgoCallGoroutine(uintptr_t m, uintptr_t g, uintptr_t* pcs, uintptr_t* slots,
+                                  int max, bool* crossed) {
+  if (!g_layout || max <= 0) return 0;
   Walk w{pcs, 0, max};
   w.slots = slots;
-  WalkGoroutine(m, g, sp, Load<uintptr_t>(g + g_layout->g_sched_bp), &w);
-  if (w.crossed || w.n == 0) return w.n;
-  for (int i = 0; i < w.n; ++i) {
-    if (slots[i] < sp || slots[i] >= gs.hi) return w.n;  // not a slot of this stack
-  }
-  e.first_pc = first_pc;
-  e.depth = depth;
-  e.n = w.n;
-  for (int i = 0; i < w.n; ++i) {
-    e.slot_from_top[i] = static_cast<uint32_t>(gs.hi - slots[i]);
-    e.pcs[i] = pcs[i];
-  }
+  WalkGoroutine(m, g, Load<uintptr_t>(g + g_layout->g_sched_sp),
+                Load<uintptr_t>(g + g_layout->g_sched_bp), &w);
+  *crossed = w.crossed;
   return w.n;
 }
 

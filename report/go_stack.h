@@ -31,12 +31,11 @@ class GoStack {
   // On a thread inside a cgo call (on g0): the calling goroutine's frames alone, from
   // runtime.cgocall up. Async-signal-safe.
   static int CaptureCgoCallGoroutine(uintptr_t* pcs, int max);
-  // The same (at most kCachedFrames of them), remembered per thread by where the call was
-  // made, so that a call from a place seen before costs a check of its frames instead of a
-  // walk; *goroutine: the calling goroutine (0 when there is none). For the thunk's record
-  // of each call with Go pointers. Not async-signal-safe (the cache is the thread's).
-  static constexpr int kCachedFrames = 12;
-  static int CaptureCgoCallGoroutineCached(uintptr_t* pcs, int max, uintptr_t* goroutine);
+  // The same from a known m and g, with where each return address was read from (slots;
+  // *crossed: the walk went through a callback's C frames, whose slots are not known).
+  // For GoCallFrames' misses. Async-signal-safe.
+  static int WalkCgoCallGoroutine(uintptr_t m, uintptr_t g, uintptr_t* pcs, uintptr_t* slots,
+                                  int max, bool* crossed);
 
   // Go frames from a point where the frame of the function at pc is not set up (its first
   // instruction or its ret): the return address is at sp, bp is the caller's frame pointer.

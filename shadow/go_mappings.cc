@@ -16,20 +16,20 @@ struct Range {
 
 struct Table {
   SpinLock write_lock;
-  std::atomic<unsigned> seq{0};
   int count = 0;
   Range ranges[kMaxRanges] = {};
 };
 
 Table g_table;
+std::atomic<unsigned>& g_seq = GoMappings::seq_;
 
 // Rewrites the table as ranges[0..n) under the sequence counter.
 void Publish(const Range* ranges, int n) {
-  g_table.seq.fetch_add(1, std::memory_order_acq_rel);
+  g_seq.fetch_add(1, std::memory_order_acq_rel);
   for (int i = 0; i < n; ++i) g_table.ranges[i] = ranges[i];
   g_table.count = n;
   GoMappings::SetBounds(n ? ranges[0].begin : ~uintptr_t{0}, n ? ranges[n - 1].end : 0);
-  g_table.seq.fetch_add(1, std::memory_order_release);
+  g_seq.fetch_add(1, std::memory_order_release);
 }
 
 }  // namespace
@@ -81,12 +81,34 @@ void GoMappings::SetBounds(uintptr_t low, uintptr_t high) {
   high_.store(high, std::memory_order_relaxed);
 }
 
+// Never matches a counter value (writers leave it even between writes).
+constexpr unsigned kNoSeq = 1;
+
+__thread GoMappings::LastHit GoMappings::t_last_hit_ = {0, 0, kNoSeq};
+__thread GoMappings::LastHit GoMappings::t_last_gap_ = {0, 0, kNoSeq};
+
+namespace {
+
+// Rewrites a remembered range. A signal handler on this thread may look in between: the
+// entry is invalid (an odd counter) while its range is rewritten.
+void Remember(GoMappings::LastHit* h, uintptr_t begin, uintptr_t end, unsigned seq) {
+  h->seq = kNoSeq;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  h->begin = begin;
+  h->size = end - begin;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  h->seq = seq;
+}
+
+}  // namespace
+
 bool GoMappings::ContainsSearched(uintptr_t addr) {
   for (;;) {
-    unsigned before = g_table.seq.load(std::memory_order_acquire);
+    unsigned before = g_seq.load(std::memory_order_acquire);
     if (before & 1) continue;
     int lo = 0, hi = g_table.count;
     bool found = false;
+    Range hit = {0, 0};
     while (lo < hi) {
       int mid = (lo + hi) / 2;
       const Range& r = g_table.ranges[mid];
@@ -96,11 +118,19 @@ bool GoMappings::ContainsSearched(uintptr_t addr) {
         lo = mid + 1;
       } else {
         found = true;
+        hit = r;
         break;
       }
     }
+    // Not found: ranges before lo end at or below addr, those from lo on begin above it.
+    if (!found) {
+      hit.begin = lo > 0 ? g_table.ranges[lo - 1].end : 0;
+      hit.end = lo < g_table.count ? g_table.ranges[lo].begin : ~uintptr_t{0};
+    }
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (g_table.seq.load(std::memory_order_relaxed) == before) return found;
+    if (g_seq.load(std::memory_order_relaxed) != before) continue;
+    Remember(found ? &t_last_hit_ : &t_last_gap_, hit.begin, hit.end, before);
+    return found;
   }
 }
 

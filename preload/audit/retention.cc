@@ -166,6 +166,13 @@ void DeferAll() {
   for (Candidate& c : g_state.candidates) c.deferred = true;
 }
 
+// Whether a began after b: by epoch, and within one epoch by the thread's own count (calls
+// of two threads in the same epoch stay unordered: the first seen is kept).
+bool Later(const NamedCall& a, const NamedCall& b) {
+  if (a.call.when != b.call.when) return a.call.when > b.call.when;
+  return a.thread == b.thread && a.call.seq > b.call.seq;
+}
+
 void Remember(uintptr_t thread, const RecentGoCall& call) {
   for (const NamedCall& n : g_state.named) {
     if (n.thread == thread && n.call.seq == call.seq) return;
@@ -173,7 +180,13 @@ void Remember(uintptr_t thread, const RecentGoCall& call) {
   if (g_state.named.size() >= kMaxNamedCalls) {
     // Keep the newer half.
     std::sort(g_state.named.begin(), g_state.named.end(),
-              [](const NamedCall& a, const NamedCall& b) { return a.call.when > b.call.when; });
+              [](const NamedCall& a, const NamedCall& b) {
+                // A strict weak order (Later is not one across threads): newest epoch
+                // first, then by thread, newest first within one.
+                if (a.call.when != b.call.when) return a.call.when > b.call.when;
+                if (a.thread != b.thread) return a.thread < b.thread;
+                return a.call.seq > b.call.seq;
+              });
     g_state.named.Truncate(kMaxNamedCalls / 2);
   }
   NamedCall n;
@@ -231,6 +244,8 @@ void Confirm() {
     DeferAll();  // calls of unregistered threads cannot be seen: never confirm
     return;
   }
+  // Calls begun from here on get a later epoch than those this look remembers.
+  CgoCalls::AdvanceEpoch();
   for (int i = 0; i < n; ++i) {
     g_state.go_calls_before[i] = UINT64_MAX;
     if (!CopyThread(g_state.threads[i])) continue;  // exited
@@ -242,6 +257,7 @@ void Confirm() {
   for (Candidate& c : g_state.candidates) {
     if (!c.deferred && !StillThere(c)) c.value = 0;  // gone
   }
+  CgoCalls::AdvanceEpoch();
   for (int i = 0; i < n; ++i) {
     if (!CopyThread(g_state.threads[i])) continue;
     DeferInFlight();
@@ -261,7 +277,7 @@ const NamedCall* LatestCallInto(const GoObjectInfo& o) {
   for (const NamedCall& n : g_state.named) {
     int k = n.call.num_go_pointers <= CgoCall::kMaxGoPointers ? n.call.num_go_pointers : 0;
     if (!Touches(n.call.go_pointers, k, false, o)) continue;
-    if (!best || n.call.when > best->call.when) best = &n;
+    if (!best || Later(n, *best)) best = &n;
   }
   return best;
 }
@@ -553,7 +569,7 @@ void Retention::Attach() {
     return;
   }
   g_enabled = true;
-  if (GetOptions().retention_interval_ms > 0) CgoCalls::SetGoCallDoneHook(AfterGoCall);
+  if (GetOptions().retention_interval_ms > 0) CgoCalls::SetGoCallDoneHook(AfterGoCall, &g_wanted);
 }
 
 bool Retention::Enabled() { return g_enabled; }

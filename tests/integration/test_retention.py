@@ -5,7 +5,8 @@ toolchain (each version, and each build of it, a subTest; programs in tests/prog
 Retention (go-pointer-retained): C keeps a Go pointer after the cgo call returned.
 - retain_global: the address of a live Go slice's array in a C global: holder "global"
   with symbol "kept" in the executable, object region go-heap around the pointer, cgo_call
-  C.keep with the Go line marked KEEP in its stack;
+  C.keep with the Go line marked KEEP in its stack; two callers at the same depth each
+  named; the same pointer given twice: the later call named;
 - retain_stack: the address of a goroutine's local: object region go-stack, that goroutine;
 - retain_map_bucket (bucket maps): a pointer into a small map's bucket array, kept in a
   block Go allocated with C.malloc, then the map grows: object "bucket array of
@@ -142,6 +143,19 @@ class Retention(CgosanTestCase):
                 self.assertCgoCallReceived(f, "keep_at", res.printed_ptr(name))
                 self.assertGoLineIn(f, "cgo_call", caller, "retain_global", mark)
                 self.assertNotIn(other, functions(self.stack(f, "cgo_call")), self.dump(f))
+
+        self.for_each_toolchain(check)
+
+    def test_retain_names_the_later_of_two_calls(self):
+        # The ring entries carry no time stamp: calls of one thread between two audits are
+        # ordered by the thread's count of calls. keepFirst and then keepAgain give C the
+        # same pointer: the finding names the later call.
+        def check(version, goroot):
+            prog = goheap.build_program(version, goroot, "retain_global")
+            res, f = self.finding(prog, "again")
+            self.assertCgoCallReceived(f, "keep", res.printed_ptr())
+            self.assertGoLineIn(f, "cgo_call", "main.keepAgain", "retain_global", "// TWICE")
+            self.assertNotIn("main.keepFirst", functions(self.stack(f, "cgo_call")), self.dump(f))
 
         self.for_each_toolchain(check)
 

@@ -32,5 +32,39 @@ TEST(GoMappingsTest, MergesAdjacentAndOverlappingRangesAndSplitsOnRemove) {
   EXPECT_FALSE(GoMappings::Contains(arena));
 }
 
+// A thread's last hit is remembered (the fast path of every cgo call's argument scan): it
+// must not outlive a change of the table, neither a removal nor a split of its range.
+TEST(GoMappingsTest, RememberedHitEndsWithTheRange) {
+  const uintptr_t arena = 0xc000000000;
+  const uintptr_t hole = arena + (16 << 20);
+  GoMappings::Add(arena, 64 << 20);
+  EXPECT_TRUE(GoMappings::Contains(hole + 4096));  // remembered: [arena, arena + 64 MiB)
+  EXPECT_TRUE(GoMappings::Contains(hole + 8192));
+  GoMappings::Remove(hole, 1 << 20);  // a hole inside the remembered range, bounds unchanged
+  EXPECT_FALSE(GoMappings::Contains(hole + 4096));
+  EXPECT_TRUE(GoMappings::Contains(arena + (32 << 20)));  // remembered: the upper part
+  GoMappings::Remove(arena + (32 << 20), 1 << 20);
+  EXPECT_FALSE(GoMappings::Contains(arena + (32 << 20)));
+  GoMappings::Remove(0, ~uintptr_t{0} >> 1);
+  EXPECT_EQ(GoMappings::RangeCount(), 0u);
+}
+
+// The same for the gap a missed word fell into: a range mapped into it ends the miss.
+TEST(GoMappingsTest, RememberedGapEndsWithANewRange) {
+  const uintptr_t arena = 0xc000000000;
+  const uintptr_t high = 0x7f0000000000;
+  GoMappings::Add(arena, 64 << 20);
+  GoMappings::Add(high, 8192);
+  const uintptr_t c_pointer = 0x7e0000001000;  // between the two ranges
+  EXPECT_FALSE(GoMappings::Contains(c_pointer));
+  EXPECT_FALSE(GoMappings::Contains(c_pointer + 8));  // the remembered gap
+  GoMappings::Add(c_pointer & ~uintptr_t{0xfff}, 4096);
+  EXPECT_TRUE(GoMappings::Contains(c_pointer + 8));
+  EXPECT_TRUE(GoMappings::Contains(arena + 4096));
+  EXPECT_TRUE(GoMappings::Contains(high));
+  GoMappings::Remove(0, ~uintptr_t{0} >> 1);
+  EXPECT_EQ(GoMappings::RangeCount(), 0u);
+}
+
 }  // namespace
 }  // namespace cgosan

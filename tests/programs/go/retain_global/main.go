@@ -5,7 +5,10 @@
 // (marked KEEP). Twin: retain_transient. Mode "two": via_a and via_b, whose frames are the
 // same size, each give C one slice at the same depth through the same C function, and C
 // keeps both (kept_slots[0] and [1]): two findings, each naming its own caller (the
-// thunk's per-thread cache of calling goroutines' frames must tell them apart).
+// thunk's per-thread cache of calling goroutines' frames must tell them apart). Mode
+// "again": keepFirst and then keepAgain give C the same pointer, which C keeps: one
+// finding, naming the later call (marked TWICE; calls of one thread between two
+// audits are ordered by the thread's own count).
 package main
 
 /*
@@ -38,6 +41,27 @@ func viaB(p unsafe.Pointer) {
 	C.keep_at(p, 1) // VIA_B
 }
 
+//go:noinline
+func keepFirst(p unsafe.Pointer) {
+	C.keep(p) // ONCE
+}
+
+//go:noinline
+func keepAgain(p unsafe.Pointer) {
+	C.keep(p) // TWICE
+}
+
+func again() {
+	buf := make([]byte, 64)
+	p := unsafe.Pointer(&buf[0])
+	fmt.Printf("ptr=0x%x\n", uintptr(p))
+	keepFirst(p)
+	keepAgain(p)
+	time.Sleep(100 * time.Millisecond)
+	runtime.KeepAlive(buf)
+	fmt.Println("done")
+}
+
 func two() {
 	a, b := make([]byte, 64), make([]byte, 64)
 	fmt.Printf("a=0x%x\nb=0x%x\n", uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0])))
@@ -52,6 +76,10 @@ func two() {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "two" {
 		two()
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "again" {
+		again()
 		return
 	}
 	buf := make([]byte, 64)
