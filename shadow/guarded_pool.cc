@@ -1,35 +1,29 @@
-// GuardedPool implementation. State changes of a slot happen under one SpinLock (they are
-// each followed by a system call that dwarfs the lock); fault explanation
-// reads the slot array without the lock, which is safe because a slot's metadata is only
-// rewritten when the slot is handed out again, long after its fault could happen.
+// GuardedPool implementation: slots, budgets, quarantine and lookups (the system calls that
+// open and close a slot are in guarded_pool_protection.cc). State changes of a slot happen
+// under one SpinLock (each is followed by a system call that dwarfs the lock); fault
+// explanation reads the slot array without the lock, which is safe because a slot's metadata
+// is only rewritten when the slot is handed out again, long after its fault could happen.
 //
-// Guard markers: on kernels with MADV_GUARD_INSTALL (Linux 6.13), the pool is opened in
-// 2 MiB chunks that are read-write but covered with guard markers (page table entries that
-// fault, no VMA); malloc removes the markers of a slot's data pages and free installs them
-// again (which drops the contents). No VMA is ever split or merged, both calls take the
-// mmap lock for reading only (threads do not queue behind each other), and a block costs
-// about 5.5 us against 10 us for the mprotect scheme below (measured on a 6.18 VM, one
-// page, zero-fill fault included). Guard markers survive fork. Faults on them are SIGSEGV
-// (SEGV_MAPERR), as synchronous as the others, and ExplainFault works by address.
-//
-// Otherwise, why slots are pinned: measured on a 6.18 VM, an mprotect that splits the big
-// PROT_NONE reservation (malloc) and the one that merges it back (free) cost about 4 us,
-// more than the protection changes themselves. When a slot is reused, its data pages are
-// marked MADV_NOHUGEPAGE (no effect on slots of at most 256 KiB, which never hold a huge
-// page), so they never merge with the guards around them: its later mprotects change one
-// VMA in place. A slot is pinned at its first reuse, not when carved: the madvise costs
-// about 1.5 us, which only a slot that comes back pays off (a short program may never reuse
-// a slot). Unpinned slots behave as before: split at malloc, merged back at free.
+// Why two schemes. The mprotect scheme (any kernel): malloc mprotects the slot's data pages
+// read-write, splitting them off the PROT_NONE reservation; free maps fresh PROT_NONE pages
+// over them (one call that drops the contents), which merge back. Each split and merge
+// changes VMAs under the mmap lock taken for writing (threads queue behind each other), and
+// a live slot costs about two kernel mappings. Guard markers (MADV_GUARD_INSTALL, Linux
+// 6.13+): the pool is opened in 2 MiB chunks that are read-write but covered with markers
+// (page table entries that fault, no VMA); malloc removes the markers of a slot's data
+// pages, free installs them again (which drops the contents). No VMA is split or merged,
+// both calls take the mmap lock for reading only, and a block costs about 5.5 us against
+// 10 us with mprotect (a 6.18 VM, one page, zero-fill fault included). Markers survive
+// fork; faults on them are SIGSEGV (SEGV_MAPERR), as synchronous as the others, and
+// ExplainFault works by address. Init probes for markers with the first chunk.
 #include "shadow/guarded_pool.h"
-
-#include <errno.h>
-#include <sys/mman.h>
 
 #include <atomic>
 #include <cstring>
 
 #include "shadow/base/internal_mmap.h"
 #include "shadow/base/spin_lock.h"
+#include "shadow/guarded_pool_protection.h"
 #include "shadow/quarantine.h"
 
 namespace cgosan {
@@ -46,8 +40,6 @@ struct Slot {
   uint32_t next_free;
   std::atomic<uint8_t> state;
   uint8_t size_class;
-  bool pinned;    // its data pages are a VMA of their own (see the top of this file)
-  bool resident;  // not live and its pages were kept (counted in Pool::resident_bytes)
   bool mprotected;  // marker mode: closed by mprotect because the markers were refused
   HeapBlock block;  // the current or last block of this slot
 };
@@ -62,29 +54,15 @@ struct Pool {
   uint32_t num_slots = 0, max_slots = 0;
   // page index -> slot index + 1 for the slot's data pages and its trailing guard; 0: none.
   uint32_t* page_owner = nullptr;
-  // Available slots per class, LIFO; [1]: slots whose pages are still populated, taken first
-  // (no zero-fill fault), [0]: discarded ones.
-  uint32_t free_head[kClasses][2] = {};
+  uint32_t free_head[kClasses] = {};  // available slots per class, LIFO
   size_t live = 0;
-  // Kernel mappings are counted in units of about two VMAs: a pinned slot holds its unit for
-  // good, an unpinned one while it is live. units() <= config.max_live_slots.
-  size_t pinned = 0, live_unpinned = 0;
-  bool can_pin = false;
-  bool markers = false;  // guard-marker mode (see the top of this file)
+  bool markers = false;    // guard-marker mode (see the top of this file)
   uintptr_t open_end = 0;  // marker mode: [base, open_end) is read-write and carved from
-  // Pinned slots freed, newest on top (stale entries skipped): when units run out, the
-  // newest freed pinned slot, the one furthest from reuse, gives its unit up.
-  uint32_t* freed_pinned = nullptr;
-  size_t freed_pinned_top = 0, freed_pinned_count = 0;
-  uint64_t resident_bytes = 0;  // data bytes of non-live slots whose pages were kept
   Quarantine quarantine;
 };
 
 Pool g_pool;
 bool g_no_markers = false;  // tests of the mprotect scheme on a kernel with markers
-// Linux 6.13 <linux/mman.h>; older headers lack them, older kernels refuse them (EINVAL).
-constexpr int kMadvGuardInstall = 102;
-constexpr int kMadvGuardRemove = 103;
 // Why a guarded request was first refused (for one verbosity-1 line), taken once.
 std::atomic<const char*> g_fallback_reason{nullptr};
 std::atomic<bool> g_fallback_said{false};
@@ -95,8 +73,6 @@ void NoteFallback(const char* reason) {
 }
 
 uint8_t CanaryByte(uintptr_t addr) { return static_cast<uint8_t>(0xa5 ^ (addr * 7)); }
-
-size_t Units() { return g_pool.pinned + g_pool.live_unpinned; }
 
 size_t DataBytes(const Slot& s) { return size_t{s.data_pages} * g_pool.page; }
 
@@ -119,36 +95,6 @@ int ClassFor(size_t pages) {
   return -1;
 }
 
-void PushFreedPinnedLocked(uint32_t idx) {
-  Pool& p = g_pool;
-  p.freed_pinned[p.freed_pinned_top] = idx;
-  p.freed_pinned_top = (p.freed_pinned_top + 1) % p.max_slots;
-  if (p.freed_pinned_count < p.max_slots) ++p.freed_pinned_count;  // else the oldest is lost
-}
-
-// Unpins a non-live pinned slot so that its unit can be taken; false when none is left.
-// Rare (pinned slots hold at most half the units), so its system call runs under the lock,
-// where nobody can take the slot meanwhile: a fresh mapping has the reservation's flags and
-// no anon_vma (which could keep it from merging), and merges with its guards.
-bool UnpinVictimLocked() {
-  Pool& p = g_pool;
-  while (p.freed_pinned_count > 0) {
-    p.freed_pinned_top = (p.freed_pinned_top + p.max_slots - 1) % p.max_slots;
-    --p.freed_pinned_count;
-    Slot& s = p.slots[p.freed_pinned[p.freed_pinned_top]];
-    if (!s.pinned || s.state.load(std::memory_order_relaxed) == kLive) continue;
-    if (!InternalMapFixed(reinterpret_cast<void*>(s.data), DataBytes(s), PROT_NONE)) continue;
-    s.pinned = false;
-    --p.pinned;
-    if (s.resident) {
-      s.resident = false;
-      p.resident_bytes -= DataBytes(s);
-    }
-    return true;
-  }
-  return false;
-}
-
 // Marker mode: extends the read-write part of the pool to cover [.., end), markers first so
 // that no page of it is ever accessible unguarded. Under the lock: once per 2 MiB.
 bool OpenChunkLocked(uintptr_t end) {
@@ -156,49 +102,22 @@ bool OpenChunkLocked(uintptr_t end) {
   constexpr uintptr_t kChunk = uintptr_t{2} << 20;
   uintptr_t to = RoundUp(end, kChunk);
   if (to > p.end || to < end) to = p.end;
-  void* from = reinterpret_cast<void*>(p.open_end);
-  size_t len = to - p.open_end;
-  if (InternalMadvise(from, len, kMadvGuardInstall) != 0) return false;
-  if (InternalMprotect(from, len, PROT_READ | PROT_WRITE) != 0) {
-    // Markers left on PROT_NONE pages would fault on every block the mprotect scheme puts
-    // there, if this was the probe at Init.
-    InternalMadvise(from, len, kMadvGuardRemove);
-    return false;
-  }
+  if (!OpenChunk(p.open_end, to - p.open_end)) return false;
   p.open_end = to;
   return true;
 }
 
 // Takes a slot of class k for a new block, under the lock. kNoSlot when out of budget.
-// *pin_now: the slot was pinned for this block (its pages must be mapped anew).
-uint32_t TakeSlotLocked(int k, bool* pin_now) {
+uint32_t TakeSlotLocked(int k) {
   Pool& p = g_pool;
-  *pin_now = false;
-  size_t max = p.config.max_live_slots;
-  if (p.live >= max) {
+  if (p.live >= p.config.max_live_slots) {
     NoteFallback("the live guarded block budget (kernel mapping limit) is spent");
     return kNoSlot;
   }
-  // A pinned slot already holds its unit; an unpinned or a new one needs one.
-  auto unit_for = [&](bool pinned) {
-    return pinned || Units() < max || UnpinVictimLocked();
-  };
-  uint32_t idx = kNoSlot;
-  for (int populated = 1; populated >= 0 && idx == kNoSlot; --populated) {
-    uint32_t head = p.free_head[k][populated];
-    if (head == kNoSlot || !unit_for(p.slots[head].pinned)) continue;
-    idx = head;
-    p.free_head[k][populated] = p.slots[idx].next_free;
-    // Reused, so worth pinning: its unit, taken while live, becomes a permanent one. Pinned
-    // slots hold at most half the units, so that live blocks seldom need a victim.
-    Slot& s = p.slots[idx];
-    if (!s.pinned && p.can_pin && p.pinned < max / 2) {
-      s.pinned = true;
-      ++p.pinned;
-      *pin_now = true;
-    }
-  }
-  if (idx == kNoSlot) {
+  uint32_t idx = p.free_head[k];
+  if (idx != kNoSlot) {
+    p.free_head[k] = p.slots[idx].next_free;
+  } else {
     size_t data_pages = size_t{1} << k;
     size_t bytes = (data_pages + 1) * p.page;
     if (p.num_slots >= p.max_slots || p.bump + bytes > p.end) {
@@ -209,27 +128,16 @@ uint32_t TakeSlotLocked(int k, bool* pin_now) {
       NoteFallback("guard markers could not be installed");
       return kNoSlot;
     }
-    if (!unit_for(false)) {
-      NoteFallback("the live guarded block budget (kernel mapping limit) is spent");
-      return kNoSlot;
-    }
     idx = p.num_slots++;
     Slot& s = p.slots[idx];
     s.data = p.bump;
     s.data_pages = static_cast<uint32_t>(data_pages);
     s.size_class = static_cast<uint8_t>(k);
-    s.pinned = false;
     size_t first_page = (s.data - p.base) / p.page;
     for (size_t pg = 0; pg <= data_pages; ++pg) p.page_owner[first_page + pg] = idx + 1;
     p.bump += bytes;
   }
-  Slot& s = p.slots[idx];
-  if (s.resident) {
-    s.resident = false;
-    p.resident_bytes -= DataBytes(s);
-  }
-  if (!s.pinned) ++p.live_unpinned;
-  s.state.store(kLive, std::memory_order_relaxed);
+  p.slots[idx].state.store(kLive, std::memory_order_relaxed);
   ++p.live;
   return idx;
 }
@@ -237,52 +145,12 @@ uint32_t TakeSlotLocked(int k, bool* pin_now) {
 void ReleaseSlotLocked(uint32_t idx) {
   Slot& s = g_pool.slots[idx];
   s.state.store(kAvailable, std::memory_order_relaxed);
-  uint32_t& head = g_pool.free_head[s.size_class][s.resident ? 1 : 0];
-  s.next_free = head;
-  head = idx;
+  s.next_free = g_pool.free_head[s.size_class];
+  g_pool.free_head[s.size_class] = idx;
 }
 
-// Makes a taken slot's data pages read-write; false when the kernel refused. *pinned_ok:
-// false if the slot was to be pinned and could not be (it is then live and unpinned).
-bool OpenSlot(Slot& s, bool pin_now, bool* pinned_ok) {
-  void* data = reinterpret_cast<void*>(s.data);
-  *pinned_ok = true;
-  if (g_pool.markers && s.mprotected) {
-    s.mprotected = false;
-    return InternalMprotect(data, DataBytes(s), PROT_READ | PROT_WRITE) == 0;
-  }
-  if (g_pool.markers) return InternalMadvise(data, DataBytes(s), kMadvGuardRemove) == 0;
-  if (InternalMprotect(data, DataBytes(s), PROT_READ | PROT_WRITE) != 0) return false;
-  // The split VMA gets a flag the guards do not have: it never merges with them again.
-  if (pin_now) *pinned_ok = InternalMadvise(data, DataBytes(s), MADV_NOHUGEPAGE) == 0;
-  return true;
-}
-
-// Makes a freed slot's data pages PROT_NONE; keep: their contents stay populated.
-void CloseSlot(Slot& s, bool keep) {
-  void* data = reinterpret_cast<void*>(s.data);
-  if (g_pool.markers) {
-    int r;
-    do {  // the kernel may give up (EINTR, EAGAIN) rather than wait: try again
-      r = InternalMadvise(data, DataBytes(s), kMadvGuardInstall);
-    } while (r == -EINTR || r == -EAGAIN);
-    if (r != 0) {  // never leave a freed slot accessible
-      InternalMprotect(data, DataBytes(s), PROT_NONE);
-      InternalMadvise(data, DataBytes(s), MADV_DONTNEED);
-      s.mprotected = true;
-    }
-    return;
-  }
-  if (!s.pinned) {
-    // One call: fresh pages, with the reservation's flags and no anon_vma, so the range
-    // merges back with the guards around it (an mprotect could leave it apart).
-    InternalMapFixed(data, DataBytes(s), PROT_NONE);
-    return;
-  }
-  // PROT_NONE first, so that no access between the two calls goes unnoticed. A fresh
-  // mapping would lose the pinned flag (and measured slower than these two).
-  InternalMprotect(data, DataBytes(s), PROT_NONE);
-  if (!keep) InternalMadvise(data, DataBytes(s), MADV_DONTNEED);
+SlotProtection Scheme() {
+  return g_pool.markers ? SlotProtection::kGuardMarkers : SlotProtection::kMprotect;
 }
 
 // First slack byte (between the block end and the data end) that lost its canary.
@@ -312,25 +180,18 @@ bool GuardedPool::Init(const GuardedPoolConfig& config) {
   p.max_slots = static_cast<uint32_t>(pages / 2);
   p.slots = static_cast<Slot*>(InternalMmap(sizeof(Slot) * p.max_slots));
   p.page_owner = static_cast<uint32_t*>(InternalMmap(sizeof(uint32_t) * pages));
-  p.freed_pinned = static_cast<uint32_t*>(InternalMmap(sizeof(uint32_t) * p.max_slots));
   // The quarantine never needs more entries than there are slots.
-  if (!p.slots || !p.page_owner || !p.freed_pinned ||
-      !p.quarantine.Init(config.quarantine_bytes, p.max_slots)) {
+  if (!p.slots || !p.page_owner || !p.quarantine.Init(config.quarantine_bytes, p.max_slots)) {
     InternalMunmap(base, pool_bytes);
     return false;
   }
   p.base = reinterpret_cast<uintptr_t>(base);
   p.end = p.base + pool_bytes;
   p.bump = p.base + p.page;  // leading guard page
-  for (auto& heads : p.free_head) heads[0] = heads[1] = kNoSlot;
+  for (uint32_t& head : p.free_head) head = kNoSlot;
   p.open_end = p.base;
   p.markers = !g_no_markers && OpenChunkLocked(p.base + p.page);  // also the leading guard
   if (!p.markers) p.open_end = p.base;
-  // Pinned data pages are MADV_NOHUGEPAGE, guards and unpinned slots are not, so they never
-  // merge. Without transparent huge pages in the kernel the advice fails: nothing is pinned.
-  // Probed on the page table of the pool, where it is harmless (a whole mapping: no split).
-  p.can_pin =
-      !p.markers && InternalMadvise(p.page_owner, sizeof(uint32_t) * pages, MADV_NOHUGEPAGE) == 0;
   range_begin_ = p.base;
   range_bytes_ = pool_bytes;
   p.enabled = true;
@@ -354,36 +215,20 @@ void* GuardedPool::Allocate(size_t size, size_t alignment, StackId alloc_stack, 
   if (k < 0) return nullptr;
 
   uint32_t idx;
-  bool pin_now;
   {
     SpinLockGuard guard(p.lock);
-    idx = TakeSlotLocked(k, &pin_now);
+    idx = TakeSlotLocked(k);
   }
   if (idx == kNoSlot) return nullptr;
   Slot& s = p.slots[idx];
-  bool pinned_ok;
-  if (!OpenSlot(s, pin_now, &pinned_ok)) {
+  if (!OpenSlotPages(Scheme(), s.data, DataBytes(s), &s.mprotected)) {
     // Most likely the kernel's mapping limit: stop guarding new blocks beyond this point.
     SpinLockGuard guard(p.lock);
     --p.live;
-    if (s.pinned) {
-      if (pin_now) {  // it never got its own mapping: an unpinned slot from now on
-        s.pinned = false;
-        --p.pinned;
-      }
-    } else {
-      --p.live_unpinned;
-    }
-    if (p.config.max_live_slots > Units()) p.config.max_live_slots = Units();
+    if (p.config.max_live_slots > p.live) p.config.max_live_slots = p.live;
     NoteFallback("mprotect failed (kernel mapping limit reached)");
     ReleaseSlotLocked(idx);
     return nullptr;
-  }
-  if (!pinned_ok) {
-    SpinLockGuard guard(p.lock);
-    s.pinned = false;
-    --p.pinned;
-    ++p.live_unpinned;
   }
   // A 0-byte block still gets a distinct address inside the slot (malloc(0) is freeable).
   uintptr_t user =
@@ -408,7 +253,6 @@ PoolFreeResult GuardedPool::Free(void* ptr, StackId free_stack, pid_t tid, HeapB
   uintptr_t addr = reinterpret_cast<uintptr_t>(ptr);
   Slot* s = SlotAt(addr);
   uint32_t idx;
-  bool keep;
   {
     SpinLockGuard guard(p.lock);
     if (!s || addr >= DataEnd(*s)) {
@@ -424,28 +268,16 @@ PoolFreeResult GuardedPool::Free(void* ptr, StackId free_stack, pid_t tid, HeapB
     s->block.free_stack = free_stack;
     s->block.free_tid = tid;
     --p.live;
-    if (!s->pinned) --p.live_unpinned;
-    // Only pinned one-page slots keep their pages: a block of up to a page is overwritten
-    // whole by the fill of CHeap::Allocate when the slot is reused, so no stale bytes reach
-    // an audit; an unpinned slot's free is a fresh mapping (see CloseSlot).
-    keep = s->pinned && s->data_pages == 1 &&
-           p.resident_bytes + DataBytes(*s) <= p.config.resident_bytes;
-    if (keep) {
-      s->resident = true;
-      p.resident_bytes += DataBytes(*s);
-    }
     idx = static_cast<uint32_t>(s - p.slots);
   }
   bool corrupt = FindCorruptCanary(*s, corrupt_offset);
   *block = s->block;
-  CloseSlot(*s, keep);
+  CloseSlotPages(Scheme(), s->data, DataBytes(*s), &s->mprotected);
 
   Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
   int n = p.quarantine.Push({idx, (size_t{s->data_pages} + 1) * p.page}, evicted);
-  if (n > 0 || s->pinned) {
+  if (n > 0) {
     SpinLockGuard guard(p.lock);
-    // A victim candidate only now that its canary check and mprotect are done.
-    if (s->pinned) PushFreedPinnedLocked(idx);
     for (int i = 0; i < n; ++i) ReleaseSlotLocked(static_cast<uint32_t>(evicted[i].key));
   }
   return corrupt ? PoolFreeResult::kCanaryCorrupted : PoolFreeResult::kOk;

@@ -11,24 +11,16 @@
 // later fault can be explained. Lookups by address are arithmetic plus one array read, and
 // work from signal handlers without locks.
 //
-// Protection, two schemes (details and measurements at the top of guarded_pool.cc):
+// Protection, two schemes (why, and measurements: the top of guarded_pool.cc; the system
+// calls: guarded_pool_protection.h):
 // - guard markers (Linux 6.13+, MADV_GUARD_INSTALL): the pool is read-write, guards and
 //   freed or unused data pages carry guard markers; malloc removes a slot's markers and
 //   free installs them, dropping its contents. No VMA is split or merged, a live slot costs
 //   no kernel mapping (max_live_slots still bounds live blocks), and a freed slot holds no
 //   memory: the pool's resident memory is the live slots' data pages.
-// - otherwise mprotect: one at malloc and one system call at free. A slot that comes back
-//   from the quarantine is "pinned" (up to half of max_live_slots of them): its data pages
-//   become a VMA of their own (MADV_NOHUGEPAGE, which the guards lack) that never merges
-//   with its guards, so its mprotects split and merge nothing. A freed pinned one-page slot
-//   keeps its pages populated (PROT_NONE only) while the populated pages of all non-live
-//   slots stay within resident_bytes, and available slots with populated pages are reused
-//   first (LIFO), without a zero-fill fault; any other freed slot is discarded at free.
-//   Resident memory of the pool is thus at most the live slots' data pages plus
-//   resident_bytes (guard pages are never touched). Kernel mappings: about two per pinned
-//   slot and two per live unpinned slot, and pinned + live unpinned <= max_live_slots, the
-//   same bound as two per live slot; when the budget is spent, the newest freed pinned slot
-//   is unpinned (merged back) for a new block.
+// - otherwise mprotect: malloc makes a slot's data pages read-write, free maps fresh
+//   PROT_NONE pages over them (contents dropped, merged back with the guards). A live slot
+//   costs about two kernel mappings, so max_live_slots keeps them within the kernel's limit.
 #pragma once
 
 #include <sys/types.h>
@@ -43,8 +35,7 @@ namespace cgosan {
 struct GuardedPoolConfig {
   size_t pool_bytes = size_t{1} << 30;
   uint64_t quarantine_bytes = uint64_t{64} << 20;
-  size_t max_live_slots = 8192;  // mapping units of about two kernel mappings (see above)
-  uint64_t resident_bytes = uint64_t{256} << 10;  // populated pages kept by non-live slots
+  size_t max_live_slots = 8192;  // with mprotect, each costs about two kernel mappings
   bool left_aligned = false;
 };
 

@@ -161,13 +161,6 @@ TEST_F(CHeapTest, LiveGuardedBudgetFallsBackToUnguarded) {
   }
 }
 
-// Whether the page holding p is populated (mincore works on PROT_NONE pages too).
-bool PageResident(const void* p) {
-  unsigned char vec = 0;
-  void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{4095});
-  return mincore(page, 4096, &vec) == 0 && (vec & 1) != 0;
-}
-
 size_t MappingCount() {
   FILE* f = fopen("/proc/self/maps", "r");
   size_t n = 0;
@@ -183,8 +176,8 @@ void FreeOk(void* p) {
   ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
 }
 
-// Allocates and frees 32-byte guarded blocks until a slot comes back (pinned at its reuse)
-// and returns that block, live.
+// Allocates and frees 32-byte guarded blocks until a slot comes back and returns that
+// block, live.
 char* AllocateReusedSlot(bool zero) {
   std::vector<uintptr_t> seen;
   for (int i = 0; i < 1000; ++i) {
@@ -201,11 +194,13 @@ char* AllocateReusedSlot(bool zero) {
 }
 
 TEST_F(CHeapTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
+  // The mprotect scheme merges a freed slot back with its guards: two mappings fewer.
+  if (!GuardedPool::UsesGuardMarkers()) GTEST_SKIP() << "no MADV_GUARD_INSTALL here";
   char* p = AllocateReusedSlot(false);
   ASSERT_NE(p, nullptr);
   size_t live = MappingCount();
   FreeOk(p);
-  EXPECT_EQ(MappingCount(), live);  // PROT_NONE now, but not merged with its guards
+  EXPECT_EQ(MappingCount(), live);  // inaccessible now, under markers: no VMA changed
   char* again = AllocateReusedSlot(false);
   ASSERT_NE(again, nullptr);
   live = MappingCount();
@@ -288,14 +283,6 @@ class CHeapMprotectTest : public ::testing::Test {
   }
 };
 
-TEST_F(CHeapMprotectTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
-  char* p = AllocateReusedSlot(false);
-  ASSERT_NE(p, nullptr);
-  size_t live = MappingCount();
-  FreeOk(p);
-  EXPECT_EQ(MappingCount(), live);  // PROT_NONE now, but not merged with its guards
-}
-
 TEST_F(CHeapMprotectTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
   struct sigaction sa = {}, old;
   sa.sa_sigaction = OnSegv;
@@ -315,33 +302,10 @@ TEST_F(CHeapMprotectTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
   sigaction(SIGSEGV, &old, nullptr);
 }
 
-TEST_F(CHeapMprotectTest, FreedSlotsKeepAtMostTheResidentBudgetPopulated) {
-  // More one-page blocks than the 1 MiB quarantine holds: slots are reused too.
-  std::vector<char*> freed;
-  for (int i = 0; i < 300; ++i) {
-    char* p = static_cast<char*>(CHeap::Allocate(48, 0, false, true, 1, 1));
-    ASSERT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(p)));
-    memset(p, 0x5a, 48);
-    FreeOk(p);
-    freed.push_back(p);
-  }
-  size_t resident = 0;
-  for (size_t i = freed.size() - 100; i < freed.size(); ++i) resident += PageResident(freed[i]);
-  EXPECT_GT(resident, 0u);  // kept: a reuse takes no zero-fill fault
-  GuardedPoolConfig defaults;
-  EXPECT_LE(resident * 4096, defaults.resident_bytes);
-}
-
-TEST_F(CHeapMprotectTest, PinnedSlotsGiveTheirMappingsUpToLiveBlocks) {
-  // Pin a few hundred slots (freed, in quarantine or available), then fill the live budget
-  // (1000): the pinned ones must not keep live blocks from being guarded, nor the mappings
-  // exceed about two per unit.
+// Each live slot costs about two kernel mappings here: the live budget (1000) bounds them,
+// blocks past it are unguarded, and freed slots merge back with their guards.
+TEST_F(CHeapMprotectTest, LiveGuardedBudgetFallsBackToUnguarded) {
   size_t before = MappingCount();
-  for (int i = 0; i < 3; ++i) {
-    std::vector<void*> batch;
-    for (int j = 0; j < 200; ++j) batch.push_back(CHeap::Allocate(24, 0, false, true, 1, 1));
-    for (void* p : batch) FreeOk(p);
-  }
   std::vector<void*> blocks;
   size_t guarded = 0;
   for (int i = 0; i < 1200; ++i) {
@@ -354,6 +318,10 @@ TEST_F(CHeapMprotectTest, PinnedSlotsGiveTheirMappingsUpToLiveBlocks) {
   EXPECT_GE(guarded, 990u);
   EXPECT_LE(MappingCount(), before + 2 * 1000 + 16);
   for (void* p : blocks) FreeOk(p);
+  EXPECT_LE(MappingCount(), before + 16);
+  void* again = CHeap::Allocate(24, 0, false, true, 1, 1);  // the budget is back
+  EXPECT_TRUE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(again)));
+  FreeOk(again);
 }
 
 // Random mallocs and frees against a std::map: every live block is found by its pointer
