@@ -31,8 +31,10 @@ bool OpenChunk(uintptr_t from, size_t len) {
 bool OpenSlotPages(SlotProtection scheme, uintptr_t data, size_t bytes, bool* mprotected) {
   void* p = reinterpret_cast<void*>(data);
   if (scheme == SlotProtection::kGuardMarkers && *mprotected) {
+    // Only once it is open again: a slot that stays PROT_NONE must keep being opened so.
+    if (InternalMprotect(p, bytes, PROT_READ | PROT_WRITE) != 0) return false;
     *mprotected = false;
-    return InternalMprotect(p, bytes, PROT_READ | PROT_WRITE) == 0;
+    return true;
   }
   if (scheme == SlotProtection::kGuardMarkers) {
     return InternalMadvise(p, bytes, kMadvGuardRemove) == 0;
@@ -57,8 +59,12 @@ void CloseSlotPages(SlotProtection scheme, uintptr_t data, size_t bytes, bool* m
   }
   // One call that drops the contents: fresh pages with the reservation's flags and no
   // anon_vma, so the range merges back with the guards around it (an mprotect could leave
-  // it apart, a mapping more per freed slot).
-  InternalMapFixed(p, bytes, PROT_NONE);
+  // it apart, a mapping more per freed slot). Should the kernel refuse, the slot is still
+  // made inaccessible: a freed slot never stays open.
+  if (!InternalMapFixed(p, bytes, PROT_NONE)) {
+    InternalMprotect(p, bytes, PROT_NONE);
+    InternalMadvise(p, bytes, MADV_DONTNEED);
+  }
 }
 
 }  // namespace cgosan
