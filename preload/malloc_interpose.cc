@@ -62,7 +62,7 @@ bool Sampled() {
 }
 
 // Whether ptr is glibc's own block, one cgosan does not track (see UntrackedMode).
-bool GlibcOwned(void* ptr) {
+__attribute__((always_inline)) inline bool GlibcOwned(void* ptr) {
   return UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr));
 }
 
@@ -172,11 +172,9 @@ __attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zer
   return p;
 }
 
-// Frees ptr (non-null). Returns normally only when the free was valid. Out of line, as
-// Allocate.
-__attribute__((noinline)) void Free(void* ptr, void* caller) {
-  if (ReportArena::Owns(ptr)) return;
-  if (GlibcOwned(ptr)) return __libc_free(ptr);
+// Frees ptr (non-null), neither the report arena's nor glibc's own block. Returns normally
+// only when the free was valid. Out of line, as Allocate.
+__attribute__((noinline)) void FreeTracked(void* ptr, void* caller) {
   HeapBlock block;
   bool known;
   uint64_t corrupt_offset = 0;
@@ -190,6 +188,14 @@ __attribute__((noinline)) void Free(void* ptr, void* caller) {
   FreeVerdict verdict = CHeap::Free(ptr, stack, CurrentTid(), &block, &known, &corrupt_offset);
   if (verdict == FreeVerdict::kOk) return;
   ReportBadFree(verdict, ptr, block, known, corrupt_offset);
+}
+
+// Frees ptr (non-null), whoever owns it. Inline: for glibc's own blocks (guard=sampled's
+// unsampled ones) free() stays a leaf that tail-calls glibc.
+__attribute__((always_inline)) inline void Free(void* ptr, void* caller) {
+  if (ReportArena::Owns(ptr)) return;
+  if (__builtin_expect(GlibcOwned(ptr), 1)) return __libc_free(ptr);
+  FreeTracked(ptr, caller);
 }
 
 // The live block at ptr, or a finding (as free() would make) when ptr is not one.
@@ -224,7 +230,6 @@ CGOSAN_EXPORT void* malloc(size_t size) {
 
 CGOSAN_EXPORT void free(void* ptr) {
   if (!ptr) return;
-  if (__builtin_expect(!ReportArena::Owns(ptr) && GlibcOwned(ptr), 1)) return __libc_free(ptr);
   Free(ptr, CALLER);
 }
 
