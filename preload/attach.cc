@@ -165,6 +165,10 @@ void SayAttached() {
         " (guarded pool unavailable: reserving guard_pool_mb failed; blocks are unguarded)");
   }
   line.Append(", max live guarded blocks ").Unsigned(MaxLiveGuardedSlots());
+  if (GuardedPool::Enabled()) {
+    line.Append(GuardedPool::UsesGuardMarkers() ? " (guard markers)"
+                                                : " (mprotect: no guard markers before Linux 6.13)");
+  }
   line.Append(", unwinder ")
       .Append(Unwinder::Ready() ? "libunwind" : "off (libunwind.so.8 not found)");
   if (IsGoProcess()) {

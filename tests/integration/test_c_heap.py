@@ -6,6 +6,7 @@ programs that must run without any report (threads, 200k live blocks, fork + exe
 """
 
 import os
+import re
 import sys
 import unittest
 
@@ -219,6 +220,16 @@ class BadFrees(CgosanTestCase):
         self.assertAddress(f, res.printed_ptr())
         self.assertStackTop(f, "free", "do_free")
         self.assertStackTop(f, "alloc", "do_alloc")
+
+    def test_attach_line_names_the_guard_page_scheme(self):
+        # Guard markers where the kernel has them (Linux 6.13+), mprotect otherwise: which one
+        # runs is said at verbosity 1, as the kernel decides it, not cgosan's options.
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+        res = run([compile_c("uaf"), "ok"], options=["verbosity=1"])
+        self.assertExit(res, 0)
+        scheme = "guard markers" if (major, minor) >= (6, 13) else "mprotect"
+        self.assertRegex(res.stderr, r"attached: guard=all, max live guarded blocks \d+ \(" +
+                         re.escape(scheme))
 
     def test_sample_budget_bounds_the_guarded_blocks(self):
         # sample_rate=1 samples every block, but at most sample_budget (1000) a second get a
