@@ -71,6 +71,19 @@ RecordState StateOf(uint64_t bits) {
   return static_cast<RecordState>((bits & kStateMask) >> kStateShift);
 }
 
+uint64_t StateBits(RecordState state) {
+  return uint64_t{static_cast<uint8_t>(state)} << kStateShift;
+}
+
+uint64_t WithState(uint64_t bits, RecordState state) {
+  return (bits & ~kStateMask) | StateBits(state);
+}
+
+uint32_t AlignmentOf(uint64_t bits) {  // stored as log2(alignment) + 1, 0 for none
+  uint64_t code = (bits >> kAlignShift) & 63;
+  return code ? uint32_t{1} << (code - 1) : 0;
+}
+
 // The next word for bits: the generation advances with every write, so that a reader sees
 // any write that happened between its two loads.
 uint64_t NextBits(uint64_t old, uint64_t fields) {
@@ -125,8 +138,7 @@ HeapBlock Unpack(RecordId id, const Record& r, uint64_t bits) {
   HeapBlock b;
   b.base = r.base.load(std::memory_order_relaxed);
   b.size = bits & kSizeMask;
-  uint64_t align_code = (bits >> kAlignShift) & 63;
-  b.alignment = align_code ? uint32_t{1} << (align_code - 1) : 0;
+  b.alignment = AlignmentOf(bits);
   b.state = StateOf(bits) == RecordState::kFreed ? BlockState::kFreed : BlockState::kLive;
   b.origin = static_cast<BlockOrigin>((bits >> kOriginShift) & 7);
   b.alloc_stack = r.alloc_stack.load(std::memory_order_relaxed);
@@ -168,8 +180,7 @@ uintptr_t BlockRecords::Release(RecordId id, unsigned shard, uint32_t* alignment
   Record& r = RecordOf(id);
   uintptr_t base = r.base.load(std::memory_order_relaxed);
   if (base == 0) return 0;  // released already: the id is on a list once
-  uint64_t align_code = (r.bits.load(std::memory_order_relaxed) >> kAlignShift) & 63;
-  *alignment = align_code ? uint32_t{1} << (align_code - 1) : 0;
+  *alignment = AlignmentOf(r.bits.load(std::memory_order_relaxed));
   Write(r, 0, [](Record& rec) {
     rec.base.store(0, std::memory_order_relaxed);
     rec.free_stack.store(0, std::memory_order_relaxed);
@@ -198,7 +209,7 @@ uintptr_t BlockRecords::Release(RecordId id, unsigned shard, uint32_t* alignment
 void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
   uint64_t align_code = b.alignment ? 64 - __builtin_clzll(b.alignment) : 0;  // log2 + 1
   uint64_t fields = (b.size & kSizeMask) | align_code << kAlignShift |
-                    uint64_t{static_cast<uint8_t>(state)} << kStateShift |
+                    StateBits(state) |
                     uint64_t{static_cast<uint8_t>(b.origin) & 7u} << kOriginShift;
   Write(RecordOf(id), fields, [&b](Record& r) {
     r.base.store(b.base, std::memory_order_relaxed);
@@ -219,9 +230,7 @@ RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_st
   RecordState state = StateOf(bits);
   if (state != RecordState::kLive) return state;
   *size = bits & kSizeMask;
-  uint64_t fields =
-      (bits & ~kStateMask) | uint64_t{static_cast<uint8_t>(RecordState::kFreed)} << kStateShift;
-  Write(r, fields, [=](Record& rec) {
+  Write(r, WithState(bits, RecordState::kFreed), [=](Record& rec) {
     rec.free_stack.store(free_stack, std::memory_order_relaxed);
     rec.free_tid.store(free_tid, std::memory_order_relaxed);
   });
@@ -288,9 +297,7 @@ void BlockRecords::AdoptAllLive() {
     Record& r = RecordOf(id);
     uint64_t bits = r.bits.load(std::memory_order_relaxed);
     if (StateOf(bits) != RecordState::kLive) continue;
-    uint64_t fields = (bits & ~kStateMask) |
-                      uint64_t{static_cast<uint8_t>(RecordState::kAdopted)} << kStateShift;
-    Write(r, fields, [](Record&) {});
+    Write(r, WithState(bits, RecordState::kAdopted), [](Record&) {});
   }
 }
 
