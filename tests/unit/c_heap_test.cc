@@ -21,16 +21,51 @@
 namespace cgosan {
 namespace {
 
+// The heap every test here runs on (one per process: the pool is configured once).
+void ConfigureTestHeap() {
+  CHeapConfig config;
+  config.guard_enabled = true;
+  config.guard_pool_bytes = size_t{64} << 20;
+  config.quarantine_bytes = size_t{1} << 20;
+  config.max_live_guarded = 1000;
+  CHeap::Configure(config);
+}
+
+void FreeOk(void* p) {
+  HeapBlock b;
+  bool known;
+  uint64_t off;
+  ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
+}
+
+sigjmp_buf g_jump;
+void* g_fault_addr;
+void OnSegv(int, siginfo_t* info, void*) {
+  g_fault_addr = info->si_addr;
+  siglongjmp(g_jump, 1);
+}
+
+// Where an access (a read, or a write) to `at` faulted, nullptr when it did not.
+void* FaultOf(volatile char* at, bool write) {
+  struct sigaction sa = {}, old;
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, &old);
+  g_fault_addr = nullptr;
+  if (sigsetjmp(g_jump, 1) == 0) {
+    if (write) {
+      *at = 1;
+    } else {
+      (void)*at;
+    }
+  }
+  sigaction(SIGSEGV, &old, nullptr);
+  return g_fault_addr;
+}
+
 class CHeapTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    CHeapConfig config;
-    config.guard_enabled = true;
-    config.guard_pool_bytes = size_t{64} << 20;
-    config.quarantine_bytes = size_t{1} << 20;
-    config.max_live_guarded = 1000;
-    CHeap::Configure(config);
-  }
+  static void SetUpTestSuite() { ConfigureTestHeap(); }
 };
 
 TEST_F(CHeapTest, UnguardedBlocksAreTrackedAndFreedOnce) {
@@ -116,30 +151,10 @@ TEST_F(CHeapTest, AlignmentIsHonoured) {
   EXPECT_FALSE(GuardedPool::Contains(reinterpret_cast<uintptr_t>(big)));
 }
 
-sigjmp_buf g_jump;
-void* g_fault_addr;
-void OnSegv(int, siginfo_t* info, void*) {
-  g_fault_addr = info->si_addr;
-  siglongjmp(g_jump, 1);
-}
-
 TEST_F(CHeapTest, FreedGuardedMemoryReallyFaults) {
-  struct sigaction sa = {}, old;
-  sa.sa_sigaction = OnSegv;
-  sa.sa_flags = SA_SIGINFO;
-  sigaction(SIGSEGV, &sa, &old);
-  volatile char* p = static_cast<char*>(CHeap::Allocate(32, 0, false, true, 1, 1));
-  HeapBlock b;
-  bool known;
-  uint64_t off;
-  ASSERT_EQ(CHeap::Free(const_cast<char*>(p), 1, 1, &b, &known, &off), FreeVerdict::kOk);
-  g_fault_addr = nullptr;
-  if (sigsetjmp(g_jump, 1) == 0) {
-    (void)p[3];
-    ADD_FAILURE() << "no fault";
-  }
-  EXPECT_EQ(g_fault_addr, p + 3);
-  sigaction(SIGSEGV, &old, nullptr);
+  char* p = static_cast<char*>(CHeap::Allocate(32, 0, false, true, 1, 1));
+  FreeOk(p);
+  EXPECT_EQ(FaultOf(p + 3, false), p + 3);
 }
 
 TEST_F(CHeapTest, LiveGuardedBudgetFallsBackToUnguarded) {
@@ -153,12 +168,7 @@ TEST_F(CHeapTest, LiveGuardedBudgetFallsBackToUnguarded) {
   }
   EXPECT_LE(guarded, 1000u);
   EXPECT_GT(guarded, 900u);
-  for (void* p : blocks) {
-    HeapBlock b;
-    bool known;
-    uint64_t off;
-    ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
-  }
+  for (void* p : blocks) FreeOk(p);
 }
 
 size_t MappingCount() {
@@ -167,13 +177,6 @@ size_t MappingCount() {
   for (int ch; (ch = fgetc(f)) != EOF;) n += ch == '\n';
   fclose(f);
   return n;
-}
-
-void FreeOk(void* p) {
-  HeapBlock b;
-  bool known;
-  uint64_t off;
-  ASSERT_EQ(CHeap::Free(p, 1, 1, &b, &known, &off), FreeVerdict::kOk);
 }
 
 // Allocates and frees 32-byte guarded blocks until a slot comes back and returns that
@@ -208,26 +211,23 @@ TEST_F(CHeapTest, FreeOfAReusedSlotSplitsAndMergesNoMapping) {
   EXPECT_EQ(MappingCount(), live);
 }
 
-TEST_F(CHeapTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
-  struct sigaction sa = {}, old;
-  sa.sa_sigaction = OnSegv;
-  sa.sa_flags = SA_SIGINFO;
-  sigaction(SIGSEGV, &sa, &old);
-  volatile char* reused = AllocateReusedSlot(true);
+// A slot back from the quarantine (calloc'd) holds zeros, takes writes, and faults, reads
+// and writes alike, once freed again: under either protection scheme.
+void CheckReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain() {
+  char* reused = AllocateReusedSlot(true);
   ASSERT_NE(reused, nullptr);
   for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], 0) << i;
   for (int i = 0; i < 32; ++i) reused[i] = static_cast<char>(i);
   for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], static_cast<char>(i));
-  FreeOk(const_cast<char*>(reused));
+  FreeOk(reused);
   EXPECT_EQ(GuardedPool::ExplainFault(reinterpret_cast<uintptr_t>(reused)).kind,
             PoolFaultInfo::kUseAfterFree);
-  g_fault_addr = nullptr;
-  if (sigsetjmp(g_jump, 1) == 0) {
-    reused[5] = 1;
-    ADD_FAILURE() << "no fault";
-  }
-  EXPECT_EQ(g_fault_addr, reused + 5);
-  sigaction(SIGSEGV, &old, nullptr);
+  EXPECT_EQ(FaultOf(reused + 5, true), reused + 5);
+  EXPECT_EQ(FaultOf(reused + 7, false), reused + 7);
+}
+
+TEST_F(CHeapTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
+  CheckReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain();
 }
 
 TEST_F(CHeapTest, LiveGuardedBlocksTakeNoMappingWithGuardMarkers) {
@@ -271,12 +271,7 @@ class CHeapMprotectTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (GuardedPool::Enabled()) return;
     GuardedPool::DisableGuardMarkersForTesting();
-    CHeapConfig config;
-    config.guard_enabled = true;
-    config.guard_pool_bytes = size_t{64} << 20;
-    config.quarantine_bytes = size_t{1} << 20;
-    config.max_live_guarded = 1000;
-    CHeap::Configure(config);
+    ConfigureTestHeap();
   }
   void SetUp() override {
     if (GuardedPool::UsesGuardMarkers()) GTEST_SKIP() << "the pool uses guard markers";
@@ -284,22 +279,7 @@ class CHeapMprotectTest : public ::testing::Test {
 };
 
 TEST_F(CHeapMprotectTest, ReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain) {
-  struct sigaction sa = {}, old;
-  sa.sa_sigaction = OnSegv;
-  sa.sa_flags = SA_SIGINFO;
-  sigaction(SIGSEGV, &sa, &old);
-  volatile char* reused = AllocateReusedSlot(true);
-  ASSERT_NE(reused, nullptr);
-  for (int i = 0; i < 32; ++i) ASSERT_EQ(reused[i], 0) << i;
-  reused[31] = 1;
-  FreeOk(const_cast<char*>(reused));
-  g_fault_addr = nullptr;
-  if (sigsetjmp(g_jump, 1) == 0) {
-    (void)reused[7];
-    ADD_FAILURE() << "no fault";
-  }
-  EXPECT_EQ(g_fault_addr, reused + 7);
-  sigaction(SIGSEGV, &old, nullptr);
+  CheckReusedSlotIsZeroedWritableAndFaultsWhenFreedAgain();
 }
 
 // Each live slot costs about two kernel mappings here: the live budget (1000) bounds them,
