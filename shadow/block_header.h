@@ -39,34 +39,33 @@ inline void WriteHeader(uintptr_t user, RecordId id, size_t offset) {
   words[1] = meta;
 }
 
-// Whether user carries a header cgosan wrote; if so, its record and glibc's block. Reads the
-// 16 bytes before user, as glibc's free reads the 16 before its pointers; only where they lie
-// on another page (user page-aligned) are they read with SafeRead, so that an invalid free
-// of an address after an unmapped page is not a crash.
-inline bool ReadHeader(uintptr_t user, RecordId* id, uintptr_t* glibc_block) {
-  if (user < 4096 || (user & 15) != 0) return false;
-  uint64_t words[2];
-  if ((user & 4095) == 0) {
-    if (SafeRead(user - kHeaderBytes, words, sizeof(words)) != sizeof(words)) return false;
-  } else {
-    const auto* at = reinterpret_cast<const uint64_t*>(user - kHeaderBytes);
-    words[1] = at[1];
-    if ((words[1] & 15) != kHeaderTag) return false;  // glibc's block: the common answer
-    words[0] = at[0];
-  }
-  uint64_t meta = words[1];
-  if ((meta & 15) != kHeaderTag || words[0] != HeaderCheck(user, meta)) return false;
-  *id = static_cast<RecordId>(meta >> 32);
-  *glibc_block = user - ((meta & 0xffffffffull) >> 4 << 4);
-  return *id != 0;
-}
-
 // The cheap half of ReadHeader, for guard=sampled's free of glibc's blocks: false for every
 // pointer glibc returned, without reading more than the one word glibc's free reads too.
 inline bool MayHaveHeader(uintptr_t user) {
   if (user < 4096 || (user & 15) != 0) return false;
   if ((user & 4095) == 0) return true;  // the word is on another page: ReadHeader decides
   return (reinterpret_cast<const uint64_t*>(user)[-1] & 15) == kHeaderTag;
+}
+
+// Whether user carries a header cgosan wrote; if so, its record and glibc's block. Reads the
+// 16 bytes before user, as glibc's free reads the 16 before its pointers; only where they lie
+// on another page (user page-aligned) are they read with SafeRead, so that an invalid free
+// of an address after an unmapped page is not a crash.
+inline bool ReadHeader(uintptr_t user, RecordId* id, uintptr_t* glibc_block) {
+  if (!MayHaveHeader(user)) return false;  // glibc's block: the common answer
+  uint64_t words[2];
+  if ((user & 4095) == 0) {
+    if (SafeRead(user - kHeaderBytes, words, sizeof(words)) != sizeof(words)) return false;
+  } else {
+    const auto* at = reinterpret_cast<const uint64_t*>(user - kHeaderBytes);
+    words[0] = at[0];
+    words[1] = at[1];
+  }
+  uint64_t meta = words[1];
+  if ((meta & 15) != kHeaderTag || words[0] != HeaderCheck(user, meta)) return false;
+  *id = static_cast<RecordId>(meta >> 32);
+  *glibc_block = user - ((meta & 0xffffffffull) >> 4 << 4);
+  return *id != 0;
 }
 
 }  // namespace cgosan
