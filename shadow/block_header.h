@@ -1,7 +1,8 @@
 // BlockHeader: the 16 bytes in front of every unguarded block cgosan tracks. glibc serves
-// the block with room for them; they name the block's record (block_records.h) and where
-// glibc's own block starts, so malloc and free find a block's record with no search and
-// touch only the cache line the program's block already occupies.
+// the block with room for them; they name the block's record (block_records.h), so malloc
+// and free find it with no search and touch only the cache line the program's block
+// already occupies. (Where glibc's own block starts follows from the record's alignment:
+// see CHeap.)
 //
 // Telling a tracked block from glibc's own without a record: the word right before a
 // pointer glibc returned is its chunk's size field, a multiple of 16 plus three flag bits,
@@ -21,19 +22,17 @@ using RecordId = uint32_t;  // 0: none
 
 constexpr size_t kHeaderBytes = 16;
 
-// meta: record id (bits 32-63), the distance from glibc's block to the user pointer in
-// 16-byte units (bits 4-31), the tag (bit 3).
+// meta: record id (bits 32-63), the tag (bit 3).
 constexpr uint64_t kHeaderTag = 8;
-constexpr size_t kMaxHeaderOffset = (size_t{1} << 28) * 16;
 
 inline uint64_t HeaderCheck(uintptr_t user, uint64_t meta) {
   uint64_t h = (user ^ meta) * 0x9e3779b97f4a7c15ull;
   return h ^ (h >> 29) ^ 0x63676f73616e6864ull;
 }
 
-// user: 16-byte aligned; offset: user minus glibc's block address (>= kHeaderBytes).
-inline void WriteHeader(uintptr_t user, RecordId id, size_t offset) {
-  uint64_t meta = uint64_t{id} << 32 | (offset >> 4) << 4 | kHeaderTag;
+// user: 16-byte aligned, at least kHeaderBytes into glibc's block.
+inline void WriteHeader(uintptr_t user, RecordId id) {
+  uint64_t meta = uint64_t{id} << 32 | kHeaderTag;
   auto* words = reinterpret_cast<uint64_t*>(user - kHeaderBytes);
   words[0] = HeaderCheck(user, meta);
   words[1] = meta;
@@ -47,11 +46,11 @@ inline bool MayHaveHeader(uintptr_t user) {
   return (reinterpret_cast<const uint64_t*>(user)[-1] & 15) == kHeaderTag;
 }
 
-// Whether user carries a header cgosan wrote; if so, its record and glibc's block. Reads the
+// Whether user carries a header cgosan wrote; if so, its record. Reads the
 // 16 bytes before user, as glibc's free reads the 16 before its pointers; only where they lie
 // on another page (user page-aligned) are they read with SafeRead, so that an invalid free
 // of an address after an unmapped page is not a crash.
-inline bool ReadHeader(uintptr_t user, RecordId* id, uintptr_t* glibc_block) {
+inline bool ReadHeader(uintptr_t user, RecordId* id) {
   if (!MayHaveHeader(user)) return false;  // glibc's block: the common answer
   uint64_t words[2];
   if ((user & 4095) == 0) {
@@ -64,7 +63,6 @@ inline bool ReadHeader(uintptr_t user, RecordId* id, uintptr_t* glibc_block) {
   uint64_t meta = words[1];
   if ((meta & 15) != kHeaderTag || words[0] != HeaderCheck(user, meta)) return false;
   *id = static_cast<RecordId>(meta >> 32);
-  *glibc_block = user - ((meta & 0xffffffffull) >> 4 << 4);
   return *id != 0;
 }
 

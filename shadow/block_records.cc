@@ -221,7 +221,7 @@ void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
 }
 
 RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_stack,
-                                    pid_t free_tid, uint64_t* size) {
+                                    pid_t free_tid, uint64_t* size, uint32_t* alignment) {
   if (id == 0 || id >= HandedOut()) return RecordState::kEmpty;
   Record& r = RecordOf(id);
   // The owner's own record: no other writer, so plain loads are a consistent view.
@@ -230,6 +230,7 @@ RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_st
   RecordState state = StateOf(bits);
   if (state != RecordState::kLive) return state;
   *size = bits & kSizeMask;
+  *alignment = AlignmentOf(bits);
   Write(r, WithState(bits, RecordState::kFreed), [=](Record& rec) {
     rec.free_stack.store(free_stack, std::memory_order_relaxed);
     rec.free_tid.store(free_tid, std::memory_order_relaxed);

@@ -36,10 +36,10 @@ class BlockRecords {
   // Owner writes. Set: the whole record (block.base, size, alignment, stacks, origin).
   static void Set(RecordId id, const HeapBlock& block, RecordState state);
   // The free of the block at base: when id's record holds that block live, marks it freed
-  // and returns kLive with its *size; otherwise changes nothing and returns the state found
-  // (kEmpty also when the record holds another block).
+  // and returns kLive with its *size and *alignment; otherwise changes nothing and returns
+  // the state found (kEmpty also when the record holds another block).
   static RecordState MarkFreed(RecordId id, uintptr_t base, StackId free_stack, pid_t free_tid,
-                               uint64_t* size);
+                               uint64_t* size, uint32_t* alignment);
 
   // A consistent copy of the record (false when empty or when writers kept it busy). The
   // HeapBlock's record field is id; its state says live or freed (kAdopted reads as live).

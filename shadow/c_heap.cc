@@ -63,8 +63,7 @@ size_t HeaderOffset(size_t alignment) { return alignment <= 16 ? kHeaderBytes : 
 // The unguarded block whose user pointer is exactly ptr, with its record's state.
 bool Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
   RecordId id;
-  uintptr_t glibc_block;
-  return ReadHeader(ptr, &id, &glibc_block) && BlockRecords::Read(id, out, state) &&
+  return ReadHeader(ptr, &id) && BlockRecords::Read(id, out, state) &&
          out->base == ptr;
 }
 
@@ -107,7 +106,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
     }
   }
   size_t offset = HeaderOffset(alignment);
-  if (size > SIZE_MAX - offset || offset > kMaxHeaderOffset) {
+  if (size > SIZE_MAX - offset) {
     errno = ENOMEM;
     return nullptr;
   }
@@ -122,7 +121,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
     return nullptr;
   }
   uintptr_t user = reinterpret_cast<uintptr_t>(glibc_block) + offset;
-  WriteHeader(user, id, offset);
+  WriteHeader(user, id);
   HeapBlock b;
   b.base = user;
   b.size = size;
@@ -176,14 +175,14 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
   }
   // The common case without a copy of the record: the header names it, the record agrees.
   RecordId id;
-  uintptr_t glibc_block;
-  if (ReadHeader(addr, &id, &glibc_block)) {
+  if (ReadHeader(addr, &id)) {
     uint64_t size;
-    RecordState prior = BlockRecords::MarkFreed(id, addr, stack, tid, &size);
+    uint32_t alignment;
+    RecordState prior = BlockRecords::MarkFreed(id, addr, stack, tid, &size, &alignment);
     if (prior == RecordState::kLive) {
       Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
       Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
-      int n = q.Push({id, size + (addr - glibc_block)}, evicted);
+      int n = q.Push({id, size + HeaderOffset(alignment)}, evicted);
       for (int i = 0; i < n; ++i) ReleaseUnguarded(static_cast<RecordId>(evicted[i].key), tid);
       return FreeVerdict::kOk;
     }

@@ -39,10 +39,14 @@ TEST(BlockRecordsTest, SetReadMarkFreedRelease) {
   EXPECT_EQ(out.origin, BlockOrigin::kUnderGo);
   EXPECT_EQ(out.record, id);
   uint64_t size = 0;
-  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123460, 9, 4, &size), RecordState::kEmpty);  // not its
-  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123450, 9, 4, &size), RecordState::kLive);
+  uint32_t alignment = 0;
+  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123460, 9, 4, &size, &alignment),
+            RecordState::kEmpty);  // not its block
+  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123450, 9, 4, &size, &alignment), RecordState::kLive);
   EXPECT_EQ(size, 77u);
-  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123450, 10, 4, &size), RecordState::kFreed);
+  EXPECT_EQ(alignment, 64u);
+  EXPECT_EQ(BlockRecords::MarkFreed(id, 0x123450, 10, 4, &size, &alignment),
+            RecordState::kFreed);
   ASSERT_TRUE(BlockRecords::Read(id, &out, &state));
   EXPECT_EQ(state, RecordState::kFreed);
   EXPECT_EQ(out.state, BlockState::kFreed);
@@ -52,7 +56,7 @@ TEST(BlockRecordsTest, SetReadMarkFreedRelease) {
   HeapBlock found;
   ASSERT_TRUE(BlockRecords::FindContaining(0x123450 + 76, &found));
   EXPECT_EQ(found.record, id);
-  uint32_t alignment = 0;
+  alignment = 0;
   EXPECT_EQ(BlockRecords::Release(id, 1, &alignment), 0x123450u);
   EXPECT_EQ(alignment, 64u);
   EXPECT_FALSE(BlockRecords::Read(id, &out, &state));
@@ -72,7 +76,11 @@ TEST(BlockRecordsTest, ReadsAreConsistentUnderAConcurrentWriter) {
       uint64_t size = i % 100000 + 1;
       BlockRecords::Set(id, MakeBlock(0x10000 + size * 16, size), RecordState::kLive);
       uint64_t got;
-      if (i % 3 == 0) BlockRecords::MarkFreed(id, 0x10000 + size * 16, static_cast<StackId>(size), 7, &got);
+      uint32_t alignment;
+      if (i % 3 == 0) {
+        BlockRecords::MarkFreed(id, 0x10000 + size * 16, static_cast<StackId>(size), 7, &got,
+                                &alignment);
+      }
     }
   });
   int reads = 0, torn = 0;
@@ -105,7 +113,10 @@ TEST(BlockRecordsTest, StepwiseWalkSeesTheLiveRecordsOnce) {
     BlockRecords::Set(ids[i], MakeBlock(kBase + i * 64, 48), RecordState::kLive);
   }
   uint64_t size;
-  for (size_t i = 0; i < ids.size(); i += 3) BlockRecords::MarkFreed(ids[i], kBase + i * 64, 0, 0, &size);
+  uint32_t alignment;
+  for (size_t i = 0; i < ids.size(); i += 3) {
+    BlockRecords::MarkFreed(ids[i], kBase + i * 64, 0, 0, &size, &alignment);
+  }
   for (size_t i = 1; i < ids.size(); i += 3) {
     BlockRecords::Set(ids[i], MakeBlock(kBase + i * 64, 48), RecordState::kAdopted);
   }
@@ -124,7 +135,6 @@ TEST(BlockRecordsTest, StepwiseWalkSeesTheLiveRecordsOnce) {
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(seen.count[i], i % 3 == 2 ? 1 : 0) << "record " << i;
   }
-  uint32_t alignment;
   for (RecordId id : ids) BlockRecords::Release(id, 3, &alignment);
 }
 

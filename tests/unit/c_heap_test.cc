@@ -392,7 +392,7 @@ TEST_F(CHeapTest, InvalidFreeAfterAnUnmappedPageIsRefused) {
   // A forged tag without the check word is not a header either.
   auto* words = reinterpret_cast<uint64_t*>(pages + 4096);
   words[0] = 0;
-  words[1] = uint64_t{1} << 32 | 16 | kHeaderTag;
+  words[1] = uint64_t{1} << 32 | kHeaderTag;
   EXPECT_FALSE(CHeap::Tracks(reinterpret_cast<uintptr_t>(words + 2)));
   EXPECT_EQ(CHeap::Free(words + 2, 1, 1, &b, &known, &off), FreeVerdict::kInvalidFree);
   munmap(pages + 4096, 4096);
