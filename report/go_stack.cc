@@ -47,7 +47,7 @@ struct Walk {
   uintptr_t* pcs;
   int n;
   int max;
-  // Where each pc was read from (for CachedGoFrames), when non-null; `crossed`: the walk
+  // Where each pc was read from (for GoCallFrames), when non-null; `crossed`: the walk
   // went through a callback's C frames, whose slots it does not know.
   uintptr_t* slots = nullptr;
   bool crossed = false;
