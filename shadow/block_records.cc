@@ -3,12 +3,15 @@
 // never unmapped (so a record never moves and readers need no lock): its memory follows
 // the number of blocks ever tracked at once, and it needs no large reservation that an
 // address-space limit (RLIMIT_AS) would refuse.
+// Free ids are cached per thread, so that malloc and free take no lock and make no atomic
+// read-modify-write (each one cost as much as the rest of Acquire or Release).
 #include "shadow/block_records.h"
 
 #include <atomic>
 
 #include "shadow/base/internal_mmap.h"
 #include "shadow/base/spin_lock.h"
+#include "shadow/base/thread_exit_hook.h"
 
 namespace cgosan {
 namespace {
@@ -17,9 +20,8 @@ constexpr size_t kChunkBits = 15;  // 1 MiB of records per chunk
 constexpr size_t kChunkIds = size_t{1} << kChunkBits;
 constexpr size_t kMaxChunks = 2048;  // 64 Mi records
 constexpr size_t kMaxIds = kChunkIds * kMaxChunks;
-constexpr int kListShards = 8;
-// Free ids move between a thread group's lists and the global one in whole batches of
-// kBatch (magazines): a thread that frees what another allocates hands its full batches on
+// Free ids move between a thread's lists and the global one in whole batches of kBatch
+// (magazines): a thread that frees what another allocates hands its full batches on
 // instead of hoarding ids while the other maps more, and no move walks a list.
 constexpr uint32_t kBatch = 64;
 constexpr size_t kMaxGlobalBatches = size_t{1} << 16;
@@ -40,14 +42,14 @@ struct Record {
 static_assert(sizeof(Record) == 32, "two records per cache line");
 
 struct Batch {  // a list of free ids linked through their records (kBatch long, but see Release)
-  RecordId head = 0;
-  uint32_t count = 0;
+  RecordId head;  // no initializers: a __thread variable needs a trivial type; Batch() is empty
+  uint32_t count;
 };
 
-struct alignas(64) IdList {
-  SpinLock lock;
+struct ThreadIds {
   Batch active;  // handed out from, released to
   Batch spare;   // empty or full
+  bool exit_armed;
 };
 
 struct GlobalIds {
@@ -65,7 +67,9 @@ Record& RecordOf(RecordId id) {
   return g_chunks[id >> kChunkBits].load(std::memory_order_relaxed)[id & (kChunkIds - 1)];
 }
 GlobalIds g_global;
-IdList g_lists[kListShards];
+// initial-exec: the preload is loaded at startup (its TLS is static), and an access must
+// never call __tls_get_addr, which may allocate.
+__thread ThreadIds t_ids __attribute__((tls_model("initial-exec")));
 
 RecordState StateOf(uint64_t bits) {
   return static_cast<RecordState>((bits & kStateMask) >> kStateShift);
@@ -151,32 +155,66 @@ HeapBlock Unpack(RecordId id, const Record& r, uint64_t bits) {
 
 size_t HandedOut() { return g_handed_out.load(std::memory_order_acquire); }
 
+// At the exit of a thread: its ids go to the global stack (those that find no room there
+// are lost: a thread's cache at most).
+void ReturnThreadIds() {
+  ThreadIds& t = t_ids;
+  t.exit_armed = false;
+  SpinLockGuard grow(g_grow_lock);
+  if (t.active.count > 0) PushFullLocked(t.active);
+  if (t.spare.count > 0) PushFullLocked(t.spare);
+  t.active = Batch();
+  t.spare = Batch();
+}
+ThreadExitHook g_return_thread_ids(&ReturnThreadIds);
+
+// The thread's active list is empty: its spare, or a batch from the global stack, or fresh.
+bool RefillThreadIds(ThreadIds& t) {
+  if (!t.exit_armed) t.exit_armed = g_return_thread_ids.Arm();
+  if (t.spare.count > 0) {
+    t.active = t.spare;
+    t.spare = Batch();
+    return true;
+  }
+  SpinLockGuard grow(g_grow_lock);
+  if (g_global.count > 0) {
+    t.active = g_global.full[--g_global.count];
+    return true;
+  }
+  return TakeFreshLocked(&t.active);
+}
+
+// The thread's active list is full: it becomes the spare, a full spare goes to the global
+// stack (or, when that is full, stays and the active list grows: ids are never lost).
+void SpillThreadIds(ThreadIds& t) {
+  bool moved = t.spare.count == 0;
+  if (!moved) {
+    SpinLockGuard grow(g_grow_lock);
+    moved = PushFullLocked(t.spare);
+  }
+  if (moved) {
+    t.spare = t.active;
+    t.active = Batch();
+  }
+}
+
 }  // namespace
 
-RecordId BlockRecords::Acquire(unsigned shard) {
-  IdList& list = g_lists[shard % kListShards];
-  SpinLockGuard guard(list.lock);
-  if (list.active.count == 0) {
-    if (list.spare.count > 0) {
-      list.active = list.spare;
-      list.spare = Batch();
-    } else {
-      SpinLockGuard grow(g_grow_lock);
-      if (g_global.count > 0) {
-        list.active = g_global.full[--g_global.count];
-      } else if (!TakeFreshLocked(&list.active)) {
-        return 0;
-      }
-    }
-  }
-  RecordId id = list.active.head;
-  list.active.head = NextOf(RecordOf(id));
-  --list.active.count;
+RecordId BlockRecords::Acquire() {
+  ThreadIds& t = t_ids;
+  if (t.active.count == 0 && !RefillThreadIds(t)) return 0;
+  RecordId id = t.active.head;
+  t.active.head = NextOf(RecordOf(id));
+  --t.active.count;
   SetNext(RecordOf(id), 0);
   return id;
 }
 
-uintptr_t BlockRecords::Release(RecordId id, unsigned shard, uint32_t* alignment) {
+void BlockRecords::Prefetch(RecordId id) {
+  if (id != 0 && id < HandedOut()) __builtin_prefetch(&RecordOf(id), 1);
+}
+
+uintptr_t BlockRecords::Release(RecordId id, uint32_t* alignment) {
   Record& r = RecordOf(id);
   uintptr_t base = r.base.load(std::memory_order_relaxed);
   if (base == 0) return 0;  // released already: the id is on a list once
@@ -185,24 +223,12 @@ uintptr_t BlockRecords::Release(RecordId id, unsigned shard, uint32_t* alignment
     rec.base.store(0, std::memory_order_relaxed);
     rec.free_stack.store(0, std::memory_order_relaxed);
   });
-  IdList& list = g_lists[shard % kListShards];
-  SpinLockGuard guard(list.lock);
-  if (list.active.count >= kBatch) {
-    // A full spare goes to the global stack (or, when that is full, stays and the active
-    // list grows: ids are never lost).
-    bool moved = list.spare.count == 0;
-    if (!moved) {
-      SpinLockGuard grow(g_grow_lock);
-      moved = PushFullLocked(list.spare);
-    }
-    if (moved) {
-      list.spare = list.active;
-      list.active = Batch();
-    }
-  }
-  SetNext(r, list.active.head);
-  list.active.head = id;
-  ++list.active.count;
+  ThreadIds& t = t_ids;
+  if (__builtin_expect(!t.exit_armed, 0)) t.exit_armed = g_return_thread_ids.Arm();
+  if (t.active.count >= kBatch) SpillThreadIds(t);
+  SetNext(r, t.active.head);
+  t.active.head = id;
+  ++t.active.count;
   return base;
 }
 
@@ -302,14 +328,8 @@ void BlockRecords::AdoptAllLive() {
   }
 }
 
-void BlockRecords::LockAll() {
-  for (IdList& list : g_lists) list.lock.Lock();
-  g_grow_lock.Lock();
-}
+void BlockRecords::LockAll() { g_grow_lock.Lock(); }
 
-void BlockRecords::UnlockAll() {
-  g_grow_lock.Unlock();
-  for (IdList& list : g_lists) list.lock.Unlock();
-}
+void BlockRecords::UnlockAll() { g_grow_lock.Unlock(); }
 
 }  // namespace cgosan

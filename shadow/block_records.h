@@ -5,7 +5,7 @@
 // Writers are the threads that allocate and free the block (the program's own order makes
 // them one at a time); readers (the audits, reports) may run at any moment on any thread,
 // so each record is a seqlock: a reader retries until it copies a record no writer touched
-// meanwhile. Ids are handed out from per-thread-group free lists under uncontended locks,
+// meanwhile. Ids are handed out from per-thread free lists (no lock, no atomic operation),
 // and the array is reserved once and committed as it fills, so a record never moves.
 #pragma once
 
@@ -25,13 +25,15 @@ enum class RecordState : uint8_t { kEmpty = 0, kLive = 1, kFreed = 2, kAdopted =
 
 class BlockRecords {
  public:
-  // A fresh id (its record empty), 0 when the array is full or cannot be committed. shard:
-  // any number, the same for a thread each time (its tid), to keep its list lock its own.
-  static RecordId Acquire(unsigned shard);
+  // A fresh id (its record empty), 0 when the array is full or cannot be committed.
+  static RecordId Acquire();
   // The record becomes empty; returns the block's base and *alignment it held (what its
   // owner needs to give the block back, without a second look at the record); 0, and
-  // nothing done, when the record was empty.
-  static uintptr_t Release(RecordId id, unsigned shard, uint32_t* alignment);
+  // nothing done, when the record was empty. The id goes to the calling thread's list.
+  static uintptr_t Release(RecordId id, uint32_t* alignment);
+  // Starts loading id's record (for writing), for callers about to Release many at once:
+  // their records are mostly out of cache, and the loads then overlap.
+  static void Prefetch(RecordId id);
 
   // Owner writes. Set: the whole record (block.base, size, alignment, stacks, origin).
   static void Set(RecordId id, const HeapBlock& block, RecordState state);
@@ -58,7 +60,7 @@ class BlockRecords {
   // Every live record becomes kAdopted.
   static void AdoptAllLive();
 
-  // fork(): hold every list lock across fork so the child never inherits a held lock.
+  // fork(): hold the global list's lock across fork so the child never inherits it held.
   static void LockAll();
   static void UnlockAll();
 };

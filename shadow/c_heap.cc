@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shadow/base/thread_exit_hook.h"
 #include "shadow/block_header.h"
 #include "shadow/block_records.h"
 #include "shadow/guarded_pool.h"
@@ -32,7 +33,21 @@ struct alignas(64) QuarantineShard {
   Quarantine q;
 };
 QuarantineShard g_unguarded_quarantine[kQuarantineShards];
+bool g_unguarded_quarantine_on = false;
 int g_fill_byte = -1;
+
+// A thread's frees on their way to its quarantine shard, pushed kPendingFrees at a time:
+// the shard's lock is then taken once per batch, and the evicted blocks' records and
+// chunks, mostly out of cache by now, load in parallel. A pending block is freed as far as
+// anyone can tell (its record says so); it only reaches the FIFO a little later.
+constexpr int kPendingFrees = 32;
+struct PendingFrees {
+  Quarantine::Entry entries[kPendingFrees];
+  int count;
+  unsigned shard;
+  bool exit_armed;
+};
+__thread PendingFrees t_pending __attribute__((tls_model("initial-exec")));
 
 void Fill(void* p, size_t size) {
   if (g_fill_byte >= 0) memset(p, g_fill_byte, size < kFillLimit ? size : kFillLimit);
@@ -68,10 +83,54 @@ bool Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
 }
 
 // Returns a block that left the quarantine (or was never held) to glibc.
-void ReleaseUnguarded(RecordId id, pid_t tid) {
+void ReleaseUnguarded(RecordId id) {
   uint32_t alignment;
-  uintptr_t base = BlockRecords::Release(id, static_cast<unsigned>(tid), &alignment);
+  uintptr_t base = BlockRecords::Release(id, &alignment);
   if (base != 0) __libc_free(reinterpret_cast<void*>(base - HeaderOffset(alignment)));
+}
+
+// The same for many blocks, in three passes so that their cache misses overlap: the
+// records, then glibc's chunk headers (which its free reads and writes), then the frees.
+void ReleaseUnguarded(const Quarantine::Entry* entries, int n) {
+  for (int i = 0; i < n; ++i) BlockRecords::Prefetch(static_cast<RecordId>(entries[i].key));
+  void* blocks[Quarantine::kMaxEvictPerPush + kPendingFrees];
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    uint32_t alignment;
+    uintptr_t base = BlockRecords::Release(static_cast<RecordId>(entries[i].key), &alignment);
+    if (base == 0) continue;
+    blocks[m] = reinterpret_cast<void*>(base - HeaderOffset(alignment));
+    __builtin_prefetch(static_cast<char*>(blocks[m]) - 16, 1);
+    ++m;
+  }
+  for (int i = 0; i < m; ++i) __libc_free(blocks[i]);
+}
+
+void PushPendingFrees(PendingFrees& p) {
+  Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + kPendingFrees];
+  int n = g_unguarded_quarantine[p.shard % kQuarantineShards].q.Push(p.entries, p.count, evicted);
+  p.count = 0;
+  ReleaseUnguarded(evicted, n);
+}
+
+void PushPendingFreesAtExit() {
+  PendingFrees& p = t_pending;
+  p.exit_armed = false;
+  if (p.count > 0) PushPendingFrees(p);
+}
+ThreadExitHook g_push_pending_frees(&PushPendingFreesAtExit);
+
+// The freed block id (of `bytes` in glibc's heap) enters the quarantine, or leaves at once
+// without one.
+void QuarantineFreed(RecordId id, uint64_t bytes, pid_t tid) {
+  if (!g_unguarded_quarantine_on) return ReleaseUnguarded(id);
+  PendingFrees& p = t_pending;
+  if (p.count == 0) {
+    p.shard = static_cast<unsigned>(tid);
+    if (!p.exit_armed) p.exit_armed = g_push_pending_frees.Arm();
+  }
+  p.entries[p.count++] = {id, bytes};
+  if (p.count == kPendingFrees) PushPendingFrees(p);
 }
 
 }  // namespace
@@ -89,6 +148,7 @@ void CHeap::Configure(const CHeapConfig& config) {
     shard.q.Init(config.unguarded_quarantine_bytes / kQuarantineShards,
            kUnguardedQuarantineEntries / kQuarantineShards);
   }
+  g_unguarded_quarantine_on = config.unguarded_quarantine_bytes >= kQuarantineShards;
   g_fill_byte = config.fill_byte;
 }
 
@@ -112,7 +172,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   }
   void* glibc_block = RealAllocate(size + offset, alignment, zero);
   if (!glibc_block) return nullptr;
-  RecordId id = BlockRecords::Acquire(static_cast<unsigned>(tid));
+  RecordId id = BlockRecords::Acquire();
   if (id == 0) {
     // Out of records: an untracked block's free would look invalid, so the allocation
     // fails instead, as it soon would without cgosan.
@@ -141,9 +201,12 @@ void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
 
 
 void CHeap::ReleaseUnguardedRecords() {
+  PendingFrees& p = t_pending;
+  ReleaseUnguarded(p.entries, p.count);
+  p.count = 0;
   for (QuarantineShard& shard : g_unguarded_quarantine) {
     Quarantine::Entry e;
-    while (shard.q.PopOldest(&e)) ReleaseUnguarded(static_cast<RecordId>(e.key), 0);
+    while (shard.q.PopOldest(&e)) ReleaseUnguarded(static_cast<RecordId>(e.key));
   }
   BlockRecords::AdoptAllLive();
 }
@@ -180,14 +243,11 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
     uint32_t alignment;
     RecordState prior = BlockRecords::MarkFreed(id, addr, stack, tid, &size, &alignment);
     if (prior == RecordState::kLive) {
-      Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + 1];
-      Quarantine& q = g_unguarded_quarantine[static_cast<unsigned>(tid) % kQuarantineShards].q;
-      int n = q.Push({id, size + HeaderOffset(alignment)}, evicted);
-      for (int i = 0; i < n; ++i) ReleaseUnguarded(static_cast<RecordId>(evicted[i].key), tid);
+      QuarantineFreed(id, size + HeaderOffset(alignment), tid);
       return FreeVerdict::kOk;
     }
     if (prior == RecordState::kAdopted) {
-      ReleaseUnguarded(id, tid);
+      ReleaseUnguarded(id);
       return FreeVerdict::kOk;
     }
   }

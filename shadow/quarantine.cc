@@ -13,29 +13,33 @@ bool Quarantine::Init(uint64_t budget_bytes, size_t max_entries) {
   return ring_ != nullptr;
 }
 
-int Quarantine::Push(Entry e, Entry* evicted) {
+int Quarantine::Push(const Entry* entries, int count, Entry* evicted) {
   if (!ring_ || budget_ == 0) {
-    evicted[0] = e;
-    return 1;
+    for (int i = 0; i < count; ++i) evicted[i] = entries[i];
+    return count;
   }
   SpinLockGuard guard(lock_);
-  int n = 0;
-  // Room for e: by count, then by bytes, evicting the oldest.
-  while (n < kMaxEvictPerPush && count_ > 0 &&
-         (count_ == capacity_ || bytes_ + e.bytes > budget_)) {
-    evicted[n++] = ring_[head_];
-    bytes_ -= ring_[head_].bytes;
-    head_ = Next(head_);
-    --count_;
+  int n = 0, oldest_evicted = 0;
+  for (int i = 0; i < count; ++i) {
+    const Entry& e = entries[i];
+    // Room for e: by count, then by bytes, evicting the oldest.
+    while (oldest_evicted < kMaxEvictPerPush && count_ > 0 &&
+           (count_ == capacity_ || bytes_ + e.bytes > budget_)) {
+      evicted[n++] = ring_[head_];
+      ++oldest_evicted;
+      bytes_ -= ring_[head_].bytes;
+      head_ = Next(head_);
+      --count_;
+    }
+    if (count_ == capacity_ || e.bytes > budget_) {
+      evicted[n++] = e;  // too big to hold (or eviction limit reached): released at once
+      continue;
+    }
+    size_t tail = head_ + count_;  // no division: this runs on every free
+    ring_[tail >= capacity_ ? tail - capacity_ : tail] = e;
+    ++count_;
+    bytes_ += e.bytes;
   }
-  if (count_ == capacity_ || e.bytes > budget_) {
-    evicted[n++] = e;  // too big to hold (or eviction limit reached): released at once
-    return n;
-  }
-  size_t tail = head_ + count_;  // no division: this runs on every free
-  ring_[tail >= capacity_ ? tail - capacity_ : tail] = e;
-  ++count_;
-  bytes_ += e.bytes;
   return n;
 }
 

@@ -21,9 +21,11 @@ class Quarantine {
   // budget_bytes == 0: nothing is held (every Push evicts its own entry at once).
   bool Init(uint64_t budget_bytes, size_t max_entries);
 
-  // Appends e; returns the entries that now leave the quarantine (oldest first) in
-  // evicted[0..return value) (room for kMaxEvictPerPush + 1). The caller releases them.
-  int Push(Entry e, Entry* evicted);
+  // Appends entries[0..n) under one lock; returns the entries that now leave the quarantine
+  // (the oldest, and any of entries it cannot hold) in evicted[0..return value), which has
+  // room for kMaxEvictPerPush + n. The caller releases them.
+  int Push(const Entry* entries, int n, Entry* evicted);
+  int Push(Entry e, Entry* evicted) { return Push(&e, 1, evicted); }
   // Takes the oldest entry out (false when empty); the caller releases it.
   bool PopOldest(Entry* out);
 

@@ -23,7 +23,7 @@ HeapBlock MakeBlock(uintptr_t base, uint64_t size) {
 }
 
 TEST(BlockRecordsTest, SetReadMarkFreedRelease) {
-  RecordId id = BlockRecords::Acquire(1);
+  RecordId id = BlockRecords::Acquire();
   ASSERT_NE(id, 0u);
   HeapBlock out;
   RecordState state;
@@ -57,7 +57,7 @@ TEST(BlockRecordsTest, SetReadMarkFreedRelease) {
   ASSERT_TRUE(BlockRecords::FindContaining(0x123450 + 76, &found));
   EXPECT_EQ(found.record, id);
   alignment = 0;
-  EXPECT_EQ(BlockRecords::Release(id, 1, &alignment), 0x123450u);
+  EXPECT_EQ(BlockRecords::Release(id, &alignment), 0x123450u);
   EXPECT_EQ(alignment, 64u);
   EXPECT_FALSE(BlockRecords::Read(id, &out, &state));
   EXPECT_FALSE(BlockRecords::FindContaining(0x123450 + 76, &found));
@@ -67,7 +67,7 @@ TEST(BlockRecordsTest, SetReadMarkFreedRelease) {
 // A reader never sees half of one write and half of another: every record written pairs
 // base and size, and every copy read must pair them too.
 TEST(BlockRecordsTest, ReadsAreConsistentUnderAConcurrentWriter) {
-  RecordId id = BlockRecords::Acquire(2);
+  RecordId id = BlockRecords::Acquire();
   ASSERT_NE(id, 0u);
   BlockRecords::Set(id, MakeBlock(0x10000 + 16, 1), RecordState::kLive);
   std::atomic<bool> stop{false};
@@ -99,7 +99,7 @@ TEST(BlockRecordsTest, ReadsAreConsistentUnderAConcurrentWriter) {
   EXPECT_GT(reads, 0);
   EXPECT_EQ(torn, 0);
   uint32_t alignment;
-  BlockRecords::Release(id, 2, &alignment);
+  BlockRecords::Release(id, &alignment);
 }
 
 // The audits' walk in bounded steps sees exactly the live records, each once, with at most
@@ -108,7 +108,7 @@ TEST(BlockRecordsTest, StepwiseWalkSeesTheLiveRecordsOnce) {
   constexpr uintptr_t kBase = 0x40000000;
   std::vector<RecordId> ids(20000);
   for (size_t i = 0; i < ids.size(); ++i) {
-    ids[i] = BlockRecords::Acquire(3);
+    ids[i] = BlockRecords::Acquire();
     ASSERT_NE(ids[i], 0u);
     BlockRecords::Set(ids[i], MakeBlock(kBase + i * 64, 48), RecordState::kLive);
   }
@@ -135,7 +135,7 @@ TEST(BlockRecordsTest, StepwiseWalkSeesTheLiveRecordsOnce) {
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(seen.count[i], i % 3 == 2 ? 1 : 0) << "record " << i;
   }
-  for (RecordId id : ids) BlockRecords::Release(id, 3, &alignment);
+  for (RecordId id : ids) BlockRecords::Release(id, &alignment);
 }
 
 // One thread allocates, another frees: the freed ids come back to the allocating thread
@@ -145,12 +145,12 @@ TEST(BlockRecordsTest, IdsFreedElsewhereAreReused) {
   for (int round = 0; round < 2000; ++round) {
     std::vector<RecordId> ids;
     for (int i = 0; i < 100; ++i) {
-      ids.push_back(BlockRecords::Acquire(4));
+      ids.push_back(BlockRecords::Acquire());
       BlockRecords::Set(ids.back(), MakeBlock(0x50000 + i * 16, 16), RecordState::kLive);
     }
     std::thread freer([&] {
       uint32_t alignment;
-      for (RecordId id : ids) BlockRecords::Release(id, 5, &alignment);
+      for (RecordId id : ids) BlockRecords::Release(id, &alignment);
     });
     freer.join();
   }
