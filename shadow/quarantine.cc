@@ -19,26 +19,32 @@ int Quarantine::Push(const Entry* entries, int count, Entry* evicted) {
     return count;
   }
   SpinLockGuard guard(lock_);
-  int n = 0, oldest_evicted = 0;
+  int n = 0;
+  // All of entries first (making room by count where the ring is full), then the oldest
+  // out until the bytes fit again: the budget may be exceeded only within this call.
   for (int i = 0; i < count; ++i) {
     const Entry& e = entries[i];
-    // Room for e: by count, then by bytes, evicting the oldest.
-    while (oldest_evicted < kMaxEvictPerPush && count_ > 0 &&
-           (count_ == capacity_ || bytes_ + e.bytes > budget_)) {
+    if (e.bytes > budget_) {
+      evicted[n++] = e;  // too big to hold: released at once
+      continue;
+    }
+    if (count_ == capacity_) {
       evicted[n++] = ring_[head_];
-      ++oldest_evicted;
       bytes_ -= ring_[head_].bytes;
       head_ = Next(head_);
       --count_;
-    }
-    if (count_ == capacity_ || e.bytes > budget_) {
-      evicted[n++] = e;  // too big to hold (or eviction limit reached): released at once
-      continue;
     }
     size_t tail = head_ + count_;  // no division: this runs on every free
     ring_[tail >= capacity_ ? tail - capacity_ : tail] = e;
     ++count_;
     bytes_ += e.bytes;
+  }
+  // Bounded: a large entry may need many small ones out; the rest go on the next push.
+  for (int out = 0; bytes_ > budget_ && out < kMaxEvictPerPush; ++out) {
+    evicted[n++] = ring_[head_];
+    bytes_ -= ring_[head_].bytes;
+    head_ = Next(head_);
+    --count_;
   }
   return n;
 }

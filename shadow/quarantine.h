@@ -22,8 +22,10 @@ class Quarantine {
   bool Init(uint64_t budget_bytes, size_t max_entries);
 
   // Appends entries[0..n) under one lock; returns the entries that now leave the quarantine
-  // (the oldest, and any of entries it cannot hold) in evicted[0..return value), which has
-  // room for kMaxEvictPerPush + n. The caller releases them.
+  // (the oldest, and any of entries too big to hold) in evicted[0..return value), which has
+  // room for kMaxEvictPerPush + n. The caller releases them. At most kMaxEvictPerPush leave
+  // for the byte budget in one push, so a push may leave the quarantine above its budget
+  // until the next.
   int Push(const Entry* entries, int n, Entry* evicted);
   int Push(Entry e, Entry* evicted) { return Push(&e, 1, evicted); }
   // Takes the oldest entry out (false when empty); the caller releases it.
