@@ -175,10 +175,16 @@ __attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zer
 // Frees ptr (non-null), neither the report arena's nor glibc's own block. Returns normally
 // only when the free was valid. Out of line, as Allocate.
 __attribute__((noinline)) void FreeTracked(void* ptr, void* caller) {
+  uintptr_t addr = reinterpret_cast<uintptr_t>(ptr);
+  bool ours = t_state.depth > 0 || !PreloadReady();
+  if (!ours && !GuardedPool::Contains(addr)) {
+    ReentrancyGuard guard;
+    if (CHeap::FreeUnguarded(addr, OneFrameStack(caller), CurrentTid())) return;
+  }
   HeapBlock block;
   bool known;
   uint64_t corrupt_offset = 0;
-  if (t_state.depth > 0 || !PreloadReady()) {
+  if (ours) {
     // cgosan's own frees (and the loader's before attach): no stack, never a report.
     CHeap::Free(ptr, 0, 0, &block, &known, &corrupt_offset);
     return;

@@ -236,20 +236,14 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
         return FreeVerdict::kInvalidFree;
     }
   }
-  // The common case without a copy of the record: the header names it, the record agrees.
+  if (FreeUnguarded(addr, stack, tid)) return FreeVerdict::kOk;
   RecordId id;
-  if (ReadHeader(addr, &id)) {
-    uint64_t size;
-    uint32_t alignment;
-    RecordState prior = BlockRecords::MarkFreed(id, addr, stack, tid, &size, &alignment);
-    if (prior == RecordState::kLive) {
-      QuarantineFreed(id, size + HeaderOffset(alignment), tid);
-      return FreeVerdict::kOk;
-    }
-    if (prior == RecordState::kAdopted) {
-      ReleaseUnguarded(id);
-      return FreeVerdict::kOk;
-    }
+  uint64_t size;
+  uint32_t alignment;
+  if (ReadHeader(addr, &id) &&
+      BlockRecords::MarkFreed(id, addr, stack, tid, &size, &alignment) == RecordState::kAdopted) {
+    ReleaseUnguarded(id);
+    return FreeVerdict::kOk;
   }
   RecordState state;
   if (!Lookup(addr, block, &state)) {
@@ -258,6 +252,19 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
   }
   *block_known = true;
   return state == RecordState::kFreed ? FreeVerdict::kDoubleFree : FreeVerdict::kInvalidFree;
+}
+
+bool CHeap::FreeUnguarded(uintptr_t ptr, StackId stack, pid_t tid) {
+  // Without a copy of the record: the header names it, the record agrees.
+  RecordId id;
+  uint64_t size;
+  uint32_t alignment;
+  if (!ReadHeader(ptr, &id) ||
+      BlockRecords::MarkFreed(id, ptr, stack, tid, &size, &alignment) != RecordState::kLive) {
+    return false;
+  }
+  QuarantineFreed(id, size + HeaderOffset(alignment), tid);
+  return true;
 }
 
 bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
