@@ -169,7 +169,7 @@ void ReturnThreadIds() {
 ThreadExitHook g_return_thread_ids(&ReturnThreadIds);
 
 // The thread's active list is empty: its spare, or a batch from the global stack, or fresh.
-bool RefillThreadIds(ThreadIds& t) {
+__attribute__((noinline, cold)) bool RefillThreadIds(ThreadIds& t) {
   if (!t.exit_armed) t.exit_armed = g_return_thread_ids.Arm();
   if (t.spare.count > 0) {
     t.active = t.spare;
@@ -186,7 +186,7 @@ bool RefillThreadIds(ThreadIds& t) {
 
 // The thread's active list is full: it becomes the spare, a full spare goes to the global
 // stack (or, when that is full, stays and the active list grows: ids are never lost).
-void SpillThreadIds(ThreadIds& t) {
+__attribute__((noinline, cold)) void SpillThreadIds(ThreadIds& t) {
   bool moved = t.spare.count == 0;
   if (!moved) {
     SpinLockGuard grow(g_grow_lock);

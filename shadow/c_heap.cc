@@ -106,7 +106,7 @@ void ReleaseUnguarded(const Quarantine::Entry* entries, int n) {
   for (int i = 0; i < m; ++i) __libc_free(blocks[i]);
 }
 
-void PushPendingFrees(PendingFrees& p) {
+__attribute__((noinline)) void PushPendingFrees(PendingFrees& p) {
   Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + kPendingFrees];
   int n = g_unguarded_quarantine[p.shard % kQuarantineShards].q.Push(p.entries, p.count, evicted);
   p.count = 0;
