@@ -181,6 +181,9 @@ def notes_for(part, what):
         notes.append(f"Go 1.{part.minor}: the wrapper adds no efence=1 (runtime.ReadMemStats "
                      "aborts under efence before Go 1.21), so default and go_efence=0 are "
                      "the same configuration")
+    else:
+        notes.append("guard=sampled runs without efence: the wrapper adds it in that mode "
+                     "only with go_efence=1")
     if part.asan_error is not None:
         notes.append(f"go test -c -asan cannot build for Go {part.version}: "
                      f"{part.asan_error}; no -asan row")

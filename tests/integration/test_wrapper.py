@@ -212,6 +212,21 @@ class RunEfence(unittest.TestCase):
         out, _ = self.run_prog(self.prog, CGOSAN_OPTIONS="go_efence=0:go_efence=1")
         self.assertEqual(out["GODEBUG"], "efence=1")
 
+    def test_not_with_guard_sampled_unless_asked_for(self):
+        # guard=sampled's cost must stay bounded; efence's is not. The last setting of
+        # guard and of go_efence count, in either order.
+        for options, godebug, perms in (("guard=sampled", "<unset>", "rw-p"),
+                                        ("verbosity=0,guard=sampled", "<unset>", "rw-p"),
+                                        ("guard=sampled:guard=cgo", "efence=1", "---p"),
+                                        ("guard=sampled:go_efence=1", "efence=1", "---p"),
+                                        ("go_efence=1:guard=sampled", "efence=1", "---p"),
+                                        ("guard=none", "efence=1", "---p")):
+            with self.subTest(options=options):
+                out, _ = self.run_prog(self.prog, CGOSAN_OPTIONS=options)
+                self.assertEqual(out["GODEBUG"], godebug)
+                self.assertEqual(out["CGOSAN_OPTIONS"], options)
+                self.assertEqual(out["freed_large_perms"], perms)
+
     def test_not_with_cgocheck_2(self):
         # The runtime would throw "Go pointer stored into non-Go memory" (golang/go#42724).
         # From Go 1.21 on cgocheck=2 is a build-time experiment, recorded in the build info.
