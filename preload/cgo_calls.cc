@@ -18,15 +18,17 @@
 
 extern "C" {
 // Called by the thunks (assembly below). Enter returns the original wrapper to call.
-__attribute__((used, visibility("hidden"))) uintptr_t cgosan_cgo_enter(uint32_t index,
+// `target`: the call's Target (its address is in the thunk).
+__attribute__((used, visibility("hidden"))) uintptr_t cgosan_cgo_enter(uintptr_t target,
                                                                        uintptr_t frame,
                                                                        uintptr_t entry_sp);
 __attribute__((used, visibility("hidden"))) void cgosan_cgo_exit(uintptr_t entry_sp);
 void cgosan_cgo_thunk_common();
 }
 
-// Entered from thunk i with %r11d = i and the wrapper's argument in %rdi, on the g0 stack
-// with %rsp = 8 mod 16. Keeps every callee-saved register; the wrappers return nothing.
+// Entered from thunk i with %r11 = &g_targets[i] and the wrapper's argument in %rdi, on the
+// g0 stack with %rsp = 8 mod 16. Keeps every callee-saved register; the wrappers return
+// nothing.
 asm(R"(
   .text
   .p2align 4
@@ -45,7 +47,7 @@ cgosan_cgo_thunk_common:
   .cfi_def_cfa_offset 32
   movq %rdi, %rbx
   leaq 32(%rsp), %r12
-  movl %r11d, %edi
+  movq %r11, %rdi
   movq %rbx, %rsi
   movq %r12, %rdx
   call cgosan_cgo_enter
@@ -115,12 +117,37 @@ void RegisterThread() {
 static_assert(RecentGoCall::kMaxCallerFrames == GoCallFrames::kMaxFrames,
               "the ring's caller frames come from GoCallFrames");
 
-// The ring entry of a call with Go pointers: who made it and which pointers it got. No
-// time stamp (rdtsc alone cost about 7 ns a call): the audit epoch orders calls of
-// different threads, the thread's own count its calls.
-// Out of line: the calls without Go pointers keep a lean entry path.
-__attribute__((noinline)) void RecordRecent(CallStack& cs, const CgoCall& c) {
+// x, its address held in a register from here on: the compiler would otherwise recompute
+// the address of a thread-local object or of an array element (two or three instructions)
+// at nearly every use, and spill around it.
+template <typename T>
+__attribute__((always_inline)) inline T& Pinned(T& x) {
+  T* p = &x;
+  asm("" : "+r"(p));
+  return *p;
+}
+
+// The end of a ring entry: its caller frames, then the seq that marks it complete.
+inline void EndRecent(RecentGoCall& r, uint64_t seq, int num_caller_pcs) {
+  r.num_caller_pcs = num_caller_pcs;
+  __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
+}
+
+// RecordRecent's rare cases: the thread's first call with Go pointers, a call site its
+// frames cache does not hold. Tail-called, so that the common case makes no call.
+__attribute__((noinline)) uintptr_t RecordRecentMiss(RecentGoCall& r, uint64_t seq,
+                                                     uintptr_t original) {
   if (!t_registered) RegisterThread();
+  EndRecent(r, seq, GoCallFrames::CaptureMiss(r.caller_pcs, &r.frames_key, &r.goroutine));
+  return original;
+}
+
+// The ring entry of call c, which received Go pointers: who made it and which pointers it
+// got. No time stamp (rdtsc alone cost about 7 ns a call): the audit epoch orders calls of
+// different threads, the thread's own count its calls. Returns original, for the thunk.
+// Out of line and tail-called: the calls without Go pointers keep a lean entry path.
+__attribute__((noinline)) uintptr_t RecordRecent(CallStack& cs, const CgoCall& c,
+                                                 uintptr_t original) {
   uint64_t seq = cs.go_calls + 1;
   RecentGoCall& r = cs.recent[(seq - 1) % CgoThreadCalls::kRecent];
   __atomic_store_n(&r.seq, 0, __ATOMIC_RELEASE);
@@ -131,13 +158,17 @@ __attribute__((noinline)) void RecordRecent(CallStack& cs, const CgoCall& c) {
   r.go_pointers_truncated = c.go_pointers_truncated;
   static_assert(sizeof(r.go_pointers) == sizeof(c.go_pointers), "copied whole");
   __builtin_memcpy(r.go_pointers, c.go_pointers, sizeof(r.go_pointers));
-  r.num_caller_pcs = GoCallFrames::Capture(r.caller_pcs, &r.frames_key, &r.goroutine);
-  __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
+  int n = GoCallFrames::kMiss;
+  if (t_registered) n = GoCallFrames::TryCapture(r.caller_pcs, &r.frames_key, &r.goroutine);
+  if (n == GoCallFrames::kMiss) return RecordRecentMiss(r, seq, original);
+  EndRecent(r, seq, n);
+  return original;
 }
 
 // The depth once the records whose frames are gone are dropped: a call at entry_sp lives
 // below (at a lower address than) every call that is still in progress outside it.
-inline int DepthAfterPop(const CallStack& cs, int depth, uintptr_t sp) {
+// Out of line: the entry and exit paths keep their common case small.
+__attribute__((noinline)) int DepthAfterPop(const CallStack& cs, int depth, uintptr_t sp) {
   while (depth > 0) {
     int top = depth - 1;
     if (top < kMaxDepth && cs.calls[top].entry_sp > sp) break;
@@ -213,20 +244,51 @@ void FindFrameSizes(Target* targets, int count) {
 // The frame holds the call's arguments (and room for its results, still zero or stale).
 // Every word is looked at, whatever its Go type: a Go pointer passed as an integer (uintptr,
 // C.uintptr_t) is retained just the same. At most the first 16, so that a call with a huge
-// frame stays cheap.
-inline void RecordGoPointers(CgoCall* c) {
-  const auto* words = reinterpret_cast<const uintptr_t*>(c->frame);
-  uint32_t n = c->frame_size / 8;
-  c->go_pointers_truncated = n > 16;
+// frame stays cheap. Into c's Go pointers; false, before c's count of them is written,
+// when a word needs the search of GoMappings and `search` is false: the inline scan makes
+// no call.
+__attribute__((always_inline)) inline bool ScanGoPointers(CgoCall& c, bool search) {
+  const auto* words = reinterpret_cast<const uintptr_t*>(c.frame);
+  uint32_t n = c.frame_size / 8;
+  bool truncated = n > 16;
   if (n > 16) n = 16;
+  uint8_t found = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    if (!GoMappings::Contains(words[i])) continue;
-    if (c->num_go_pointers == CgoCall::kMaxGoPointers) {
-      c->go_pointers_truncated = true;
+    uintptr_t w = words[i];
+    bool in;
+    if (!GoMappings::Decided(w, &in)) {
+      if (!search) return false;
+      in = GoMappings::ContainsSearched(w);
+    }
+    if (!in) continue;
+    if (found == CgoCall::kMaxGoPointers) {
+      truncated = true;
       break;
     }
-    c->go_pointers[c->num_go_pointers++] = words[i];
+    c.go_pointers[found++] = w;
   }
+  c.num_go_pointers = found;
+  c.go_pointers_truncated = truncated;
+  return true;
+}
+
+// The end of the entry path once c is written: the depth that publishes it, then the
+// ring entry when c received Go pointers. Returns original, for the thunk.
+__attribute__((always_inline)) inline uintptr_t EndEnter(CallStack& cs, const CgoCall& c,
+                                                         int depth, uintptr_t original) {
+  __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
+  if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
+      __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
+    return RecordRecent(cs, c, original);
+  }
+  return original;
+}
+
+// The entry path of a frame with a word that needs the search.
+__attribute__((noinline)) uintptr_t EnterSearching(CallStack& cs, CgoCall& c, int depth,
+                                                   uintptr_t original) {
+  ScanGoPointers(c, true);
+  return EndEnter(cs, c, depth, original);
 }
 
 }  // namespace
@@ -250,18 +312,18 @@ int CgoCalls::Attach() {
   uint64_t common = reinterpret_cast<uintptr_t>(&cgosan_cgo_thunk_common);
   for (int i = 0; i < scan.count; ++i) {
     uint8_t* t = code + i * kThunkBytes;
-    // mov $i, %r11d ; movabs $common, %r10 ; jmp *%r10 ; int3 padding.
+    // movabs $&g_targets[i], %r11 ; movabs $common, %r10 ; jmp *%r10 ; int3 padding.
     // r10 and r11 are scratch at a C call boundary (a plain C function has no static chain).
-    uint32_t index = static_cast<uint32_t>(i);
-    const uint8_t head[] = {0x41, 0xbb};
-    const uint8_t movabs[] = {0x49, 0xba};
+    uint64_t target = reinterpret_cast<uintptr_t>(&g_targets[i]);
+    const uint8_t to_r11[] = {0x49, 0xbb};
+    const uint8_t to_r10[] = {0x49, 0xba};
     const uint8_t jmp[] = {0x41, 0xff, 0xe2};
     memset(t, 0xcc, kThunkBytes);
-    memcpy(t, head, 2);
-    memcpy(t + 2, &index, 4);
-    memcpy(t + 6, movabs, 2);
-    memcpy(t + 8, &common, 8);
-    memcpy(t + 16, jmp, 3);
+    memcpy(t, to_r11, 2);
+    memcpy(t + 2, &target, 8);
+    memcpy(t + 10, to_r10, 2);
+    memcpy(t + 12, &common, 8);
+    memcpy(t + 20, jmp, 3);
   }
   if (InternalMprotect(code, code_bytes, PROT_READ | PROT_EXEC) != 0) return 0;
 
@@ -315,34 +377,31 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
 // The common case is a call nested properly in those in progress: at entry the top record
 // (if any) is an outer call's, higher on the g0 stack; at exit it is this call's. Anything
 // else (a Go panic through C frames, a callback that never returned) takes DepthAfterPop.
-extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t entry_sp) {
+extern "C" uintptr_t cgosan_cgo_enter(uintptr_t target, uintptr_t frame, uintptr_t entry_sp) {
   using namespace cgosan;
-  CallStack& cs = CgoCalls::t_calls_;
-  const Target& t = g_targets[index];
+  CallStack& cs = Pinned(CgoCalls::t_calls_);
+  const Target& t = *reinterpret_cast<const Target*>(target);
   int depth = cs.depth;
   if (depth > 0 && (depth > kMaxDepth || cs.calls[depth - 1].entry_sp <= entry_sp)) {
     depth = DepthAfterPop(cs, depth, entry_sp);
   }
-  if (depth < kMaxDepth) {
-    CgoCall& c = cs.calls[depth];
-    c.function = t.function;
-    c.frame = frame;
-    c.frame_size = t.frame_size;
-    c.entry_sp = entry_sp;
-    c.go_frames_known = false;
-    c.is_cgo_malloc = t.is_cgo_malloc;
-    c.num_go_pointers = 0;
-    c.go_pointers_truncated = false;
-    if (t.frame_size >= 8) {
-      RecordGoPointers(&c);
-      if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
-          __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
-        RecordRecent(cs, c);
-      }
-    }
+  if (depth >= kMaxDepth) {
+    __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
+    return t.original;
   }
-  __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
-  return t.original;
+  CgoCall& c = Pinned(cs.calls[depth]);
+  c.function = t.function;
+  c.frame = frame;
+  c.frame_size = t.frame_size;
+  c.entry_sp = entry_sp;
+  c.go_frames_known = false;
+  c.is_cgo_malloc = t.is_cgo_malloc;
+  c.num_go_pointers = 0;
+  c.go_pointers_truncated = false;
+  if (t.frame_size >= 8 && !ScanGoPointers(c, false)) {
+    return EnterSearching(cs, c, depth, t.original);
+  }
+  return EndEnter(cs, c, depth, t.original);
 }
 
 namespace cgosan {
