@@ -127,27 +127,12 @@ __attribute__((always_inline)) inline T& Pinned(T& x) {
   return *p;
 }
 
-// The end of a ring entry: its caller frames, then the seq that marks it complete.
-inline void EndRecent(RecentGoCall& r, uint64_t seq, int num_caller_pcs) {
-  r.num_caller_pcs = num_caller_pcs;
-  __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
-}
-
-// RecordRecent's rare cases: the thread's first call with Go pointers, a call site its
-// frames cache does not hold. Tail-called, so that the common case makes no call.
-__attribute__((noinline)) uintptr_t RecordRecentMiss(RecentGoCall& r, uint64_t seq,
-                                                     uintptr_t original) {
-  if (!t_registered) RegisterThread();
-  EndRecent(r, seq, GoCallFrames::CaptureMiss(r.caller_pcs, &r.frames_key, &r.goroutine));
-  return original;
-}
-
 // The ring entry of call c, which received Go pointers: who made it and which pointers it
 // got. No time stamp (rdtsc alone cost about 7 ns a call): the audit epoch orders calls of
-// different threads, the thread's own count its calls. Returns original, for the thunk.
-// Out of line and tail-called: the calls without Go pointers keep a lean entry path.
-__attribute__((noinline)) uintptr_t RecordRecent(CallStack& cs, const CgoCall& c,
-                                                 uintptr_t original) {
+// different threads, the thread's own count its calls. BeginRecent writes all but the
+// caller's goroutine and frames, EndRecent the count of frames, then the seq that marks
+// the entry complete.
+inline RecentGoCall& BeginRecent(CallStack& cs, const CgoCall& c, uint64_t* seq_out) {
   uint64_t seq = cs.go_calls + 1;
   RecentGoCall& r = cs.recent[(seq - 1) % CgoThreadCalls::kRecent];
   __atomic_store_n(&r.seq, 0, __ATOMIC_RELEASE);
@@ -158,10 +143,39 @@ __attribute__((noinline)) uintptr_t RecordRecent(CallStack& cs, const CgoCall& c
   r.go_pointers_truncated = c.go_pointers_truncated;
   static_assert(sizeof(r.go_pointers) == sizeof(c.go_pointers), "copied whole");
   __builtin_memcpy(r.go_pointers, c.go_pointers, sizeof(r.go_pointers));
-  int n = GoCallFrames::kMiss;
-  if (t_registered) n = GoCallFrames::TryCapture(r.caller_pcs, &r.frames_key, &r.goroutine);
-  if (n == GoCallFrames::kMiss) return RecordRecentMiss(r, seq, original);
-  EndRecent(r, seq, n);
+  *seq_out = seq;
+  return r;
+}
+
+inline void EndRecent(RecentGoCall& r, uint64_t seq, int num_caller_pcs) {
+  r.num_caller_pcs = num_caller_pcs;
+  __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
+}
+
+// RecordRecent's rare cases: the thread's first call with Go pointers, a call site its
+// frames cache does not hold. Tail-called, so that the common case makes no call.
+__attribute__((noinline)) uintptr_t RecordRecentMiss(CallStack& cs, const CgoCall& c,
+                                                     uintptr_t original) {
+  if (!t_registered) RegisterThread();
+  uint64_t seq;
+  RecentGoCall& r = BeginRecent(cs, c, &seq);
+  EndRecent(r, seq, GoCallFrames::CaptureMiss(r.caller_pcs, &r.frames_key, &r.goroutine));
+  return original;
+}
+
+// Writes the ring entry of c (see BeginRecent) and returns original, for the thunk. The
+// frames are looked up before anything is written, so that the common case holds few
+// values at a time. Out of line and tail-called: the calls without Go pointers keep a
+// lean entry path.
+__attribute__((noinline)) uintptr_t RecordRecent(CallStack& cs, const CgoCall& c,
+                                                 uintptr_t original) {
+  int64_t goroutine;
+  const GoCallFrames::Entry* frames = t_registered ? GoCallFrames::Find(&goroutine) : nullptr;
+  if (frames == nullptr) return RecordRecentMiss(cs, c, original);
+  uint64_t seq;
+  RecentGoCall& r = BeginRecent(cs, c, &seq);
+  r.goroutine = goroutine;
+  EndRecent(r, seq, GoCallFrames::Copy(*frames, r.caller_pcs, &r.frames_key));
   return original;
 }
 

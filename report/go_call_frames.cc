@@ -39,9 +39,9 @@ int GoCallFrames::CaptureMiss(uintptr_t* pcs, uint64_t* key, int64_t* goroutine_
   t.g0 = g0;
   t.m = m;
   if (t.last == nullptr) t.last = &t_entries_[0];
-  Site site = {};
-  int n = Lookup(g0, m, pcs, key, goroutine_id, &site);
-  return n != kMiss ? n : Fill(m, site.g, site.sp, site.hi, pcs, key);
+  Site site;
+  if (const Entry* e = Lookup(g0, m, goroutine_id, &site)) return Copy(*e, pcs, key);
+  return site.g == 0 ? 0 : Fill(m, site.g, site.sp, site.hi, pcs, key);
 }
 
 int GoCallFrames::Fill(uintptr_t m, uintptr_t g, uintptr_t sp, uintptr_t hi, uintptr_t* pcs,

@@ -20,25 +20,9 @@ class GoCallFrames {
   // the capture finds no frames (CaptureMiss returns 0).
   static void Init();
 
-  // The frames (from runtime.cgocall up, at most kMaxFrames) of the goroutine that made
-  // this thread's cgo call, into pcs; returns their count. *key names the frames pcs held
-  // before (0: none): when the same frames are found again pcs is not rewritten, so a ring
-  // slot that a loop refills pays no copy. *goroutine_id: the goroutine's id, -1 without
-  // one. On g0 in a cgo call only; not async-signal-safe (the cache is the thread's).
-  // In two parts, so that a caller's common case makes no call: TryCapture, inline, gives
-  // the frames of a call site this thread knows, else kMiss; CaptureMiss then gives them.
-  static constexpr int kMiss = -1;
-  __attribute__((always_inline)) static inline int TryCapture(uintptr_t* pcs, uint64_t* key,
-                                                              int64_t* goroutine_id);
-  static int CaptureMiss(uintptr_t* pcs, uint64_t* key, int64_t* goroutine_id);
-
- private:
-  struct Layout {
-    uint32_t g_m, m_g0, m_curg, g_goid, g_stack_lo, g_stack_hi, g_sched_sp;
-    bool ready;
-  };
   // One call site: the goroutine's saved SP and stack top (a moved stack is a new site),
-  // the slots the frames' return addresses were read from, and those addresses.
+  // the slots the frames' return addresses were read from, and those addresses. Its
+  // fields are GoCallFrames' own.
   struct Entry {
     uintptr_t sp, hi;
     uint64_t key;  // this thread's fill count when the entry was written (never 0)
@@ -47,6 +31,26 @@ class GoCallFrames {
       uintptr_t slot, pc;  // side by side: a hit reads them in order
     } frames[kMaxFrames];
     char pad[32];  // 256 bytes: EntryFor indexes with a shift
+  };
+
+  // The capture: the frames (from runtime.cgocall up, at most kMaxFrames) of the goroutine
+  // that made this thread's cgo call, into pcs, and their count. *key names the frames pcs
+  // held before (0: none): when the same frames are found again pcs is not rewritten, so a
+  // ring slot that a loop refills pays no copy. *goroutine_id: the goroutine's id, -1
+  // without one. On g0 in a cgo call only; not async-signal-safe (the cache is the
+  // thread's). In steps, so that a caller's common case makes no call and writes nothing
+  // before it has the frames: Find, inline, gives the confirmed entry of a call site this
+  // thread knows (and *goroutine_id), else nullptr; Copy then writes its frames.
+  // CaptureMiss does both for every other case.
+  __attribute__((always_inline)) static inline const Entry* Find(int64_t* goroutine_id);
+  __attribute__((always_inline)) static inline int Copy(const Entry& e, uintptr_t* pcs,
+                                                        uint64_t* key);
+  static int CaptureMiss(uintptr_t* pcs, uint64_t* key, int64_t* goroutine_id);
+
+ private:
+  struct Layout {
+    uint32_t g_m, m_g0, m_curg, g_goid, g_stack_lo, g_stack_hi, g_sched_sp;
+    bool ready;
   };
   static_assert(sizeof(Entry) == 256, "Entry is padded to a power of two");
   static constexpr int kEntries = 16;
@@ -89,15 +93,15 @@ class GoCallFrames {
       default: return false;
     }
   }
-  // Where the goroutine of the call stands: its stack top and saved SP.
+  // Where the goroutine of the call stands: its stack top and saved SP (g 0: no goroutine).
   struct Site {
     uintptr_t g, sp, hi;
   };
-  // The capture past the thread's g0 and m: the goroutine, the lookup, the confirmation;
-  // kMiss (with *site) when the call site is not known.
-  __attribute__((always_inline)) static inline int Lookup(uintptr_t g0, uintptr_t m,
-                                                          uintptr_t* pcs, uint64_t* key,
-                                                          int64_t* goroutine_id, Site* site);
+  // Find past the thread's g0 and m: the goroutine, the lookup, the confirmation; nullptr
+  // (with *site) when the call site is not known.
+  __attribute__((always_inline)) static inline const Entry* Lookup(uintptr_t g0, uintptr_t m,
+                                                                   int64_t* goroutine_id,
+                                                                   Site* site);
   // The miss: walks the frames, remembers them when every slot is on this stack.
   static int Fill(uintptr_t m, uintptr_t g, uintptr_t sp, uintptr_t hi, uintptr_t* pcs,
                   uint64_t* key);
@@ -108,42 +112,48 @@ class GoCallFrames {
   static __thread Thread t_thread_ __attribute__((tls_model("initial-exec")));
 };
 
-int GoCallFrames::TryCapture(uintptr_t* pcs, uint64_t* key, int64_t* goroutine_id) {
+const GoCallFrames::Entry* GoCallFrames::Find(int64_t* goroutine_id) {
   uintptr_t g0;
   asm volatile("movq %%fs:-8, %0" : "=r"(g0));
   const Thread& t = t_thread_;
-  if (__builtin_expect(g0 != t.g0 || g0 == 0, 0)) return kMiss;
+  if (__builtin_expect(g0 != t.g0 || g0 == 0, 0)) return nullptr;
   Site site;
-  return Lookup(g0, t.m, pcs, key, goroutine_id, &site);
+  return Lookup(g0, t.m, goroutine_id, &site);
 }
 
-int GoCallFrames::Lookup(uintptr_t g0, uintptr_t m, uintptr_t* pcs, uint64_t* key,
-                         int64_t* goroutine_id, Site* site) {
+int GoCallFrames::Copy(const Entry& e, uintptr_t* pcs, uint64_t* key) {
+  if (*key != e.key) {
+    for (int k = 0; k < e.n; ++k) pcs[k] = e.frames[k].pc;
+    *key = e.key;
+  }
+  return e.n;
+}
+
+const GoCallFrames::Entry* GoCallFrames::Lookup(uintptr_t g0, uintptr_t m, int64_t* goroutine_id,
+                                                Site* site) {
   const Layout& l = layout_;
   uintptr_t g = Load(m + l.m_curg);
   if (!Plausible(g) || g == g0) {
     *goroutine_id = -1;
-    return 0;
+    *site = {0, 0, 0};
+    return nullptr;
   }
   *goroutine_id = static_cast<int64_t>(Load(g + l.g_goid));
   uintptr_t lo = Load(g + l.g_stack_lo);
   uintptr_t hi = Load(g + l.g_stack_hi);
   uintptr_t sp = Load(g + l.g_sched_sp);
+  *site = {g, sp, hi};
   // The entry's slots were inside [sp, hi) when it was filled: with the same sp and hi,
   // and sp still inside the stack, they are now.
   Thread& t = t_thread_;
   const Entry* e = t.last;
-  if (e->sp != sp || e->hi != hi) e = &EntryFor(sp, hi);
-  if (e->sp == sp && e->hi == hi && sp >= lo && sp < hi && Confirmed(*e)) {
-    t.last = e;
-    if (*key != e->key) {
-      for (int k = 0; k < e->n; ++k) pcs[k] = e->frames[k].pc;
-      *key = e->key;
-    }
-    return e->n;
+  if (e->sp != sp || e->hi != hi) {
+    e = &EntryFor(sp, hi);
+    if (e->sp != sp || e->hi != hi) return nullptr;
+    t.last = e;  // a miss refills this same entry
   }
-  *site = {g, sp, hi};
-  return kMiss;
+  if (sp < lo || sp >= hi || !Confirmed(*e)) return nullptr;
+  return e;
 }
 
 }  // namespace cgosan
