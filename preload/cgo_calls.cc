@@ -3,6 +3,7 @@
 #include "preload/cgo_calls.h"
 
 #include <elf.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -79,9 +80,10 @@ constexpr int kMaxThreads = 4096;
 constexpr size_t kThunkBytes = 32;
 
 struct Target {
+  // The start of every call's record: function (pointing at `function` below),
+  // frame_size, is_cgo_malloc; no Go pointers yet.
+  CgoCall start;
   uintptr_t original;
-  uint32_t frame_size;
-  bool is_cgo_malloc;
   char function[96];
   char stub[160];  // the Go stub's name, "<pkg>._Cfunc_<name>"
 };
@@ -114,6 +116,10 @@ void RegisterThread() {
   __atomic_store_n(&g_threads[slot], self, __ATOMIC_RELEASE);
 }
 
+static_assert(offsetof(CgoCall, frame) == CgoCall::kStartBytes &&
+                  offsetof(CgoCall, is_cgo_malloc) < CgoCall::kStartBytes,
+              "the start of a call's record is function, frame_size, the Go pointer count, "
+              "go_frames_known and is_cgo_malloc");
 static_assert(RecentGoCall::kMaxCallerFrames == GoCallFrames::kMaxFrames,
               "the ring's caller frames come from GoCallFrames");
 
@@ -248,8 +254,9 @@ void FindFrameSizes(Target* targets, int count) {
     const char* name = table->FuncName(f);
     if (name == nullptr || strstr(name, "._Cfunc_") == nullptr) continue;
     for (int k = 0; k < count; ++k) {
-      if (targets[k].frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
-        targets[k].frame_size = static_cast<uint32_t>(f.args);
+      CgoCall& start = targets[k].start;
+      if (start.frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
+        start.frame_size = static_cast<uint32_t>(f.args);
       }
     }
   }
@@ -291,7 +298,7 @@ __attribute__((always_inline)) inline bool ScanGoPointers(CgoCall& c, bool searc
 __attribute__((always_inline)) inline uintptr_t EndEnter(CallStack& cs, const CgoCall& c,
                                                          int depth, uintptr_t original) {
   __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
-  if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
+  if (c.ReceivedGoPointers() &&
       __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
     return RecordRecent(cs, c, original);
   }
@@ -303,6 +310,31 @@ __attribute__((noinline)) uintptr_t EnterSearching(CallStack& cs, CgoCall& c, in
                                                    uintptr_t original) {
   ScanGoPointers(c, true);
   return EndEnter(cs, c, depth, original);
+}
+
+// The entry path once the depth is known: the call's record, the scan of its frame.
+__attribute__((always_inline)) inline uintptr_t EnterAt(CallStack& cs, const Target& t,
+                                                        uintptr_t frame, uintptr_t entry_sp,
+                                                        int depth) {
+  if (depth >= kMaxDepth) {
+    __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
+    return t.original;
+  }
+  CgoCall& c = Pinned(cs.calls[depth]);
+  __builtin_memcpy(&c, &t.start, CgoCall::kStartBytes);
+  c.frame = frame;
+  c.entry_sp = entry_sp;
+  if (t.start.frame_size >= 8 && !ScanGoPointers(c, false)) {
+    return EnterSearching(cs, c, depth, t.original);
+  }
+  return EndEnter(cs, c, depth, t.original);
+}
+
+// The entry path of a call that finds records of calls already gone on top: tail-called,
+// so that the common case makes no call.
+__attribute__((noinline)) uintptr_t EnterOutOfOrder(CallStack& cs, const Target& t,
+                                                    uintptr_t frame, uintptr_t entry_sp) {
+  return EnterAt(cs, t, frame, entry_sp, DepthAfterPop(cs, cs.depth, entry_sp));
 }
 
 }  // namespace
@@ -345,11 +377,13 @@ int CgoCalls::Attach() {
   // Go reloads before every call: one atomic store switches it.
   for (int i = 0; i < scan.count; ++i) {
     auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
-    g_targets[i].original = __atomic_load_n(var, __ATOMIC_RELAXED);
-    g_targets[i].frame_size = 0;
-    memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
-    memcpy(g_targets[i].stub, candidates[i].stub, sizeof(g_targets[i].stub));
-    g_targets[i].is_cgo_malloc = strcmp(g_targets[i].function, "_Cmalloc") == 0;
+    Target& t = g_targets[i];
+    t.original = __atomic_load_n(var, __ATOMIC_RELAXED);
+    memcpy(t.function, candidates[i].function, sizeof(t.function));
+    memcpy(t.stub, candidates[i].stub, sizeof(t.stub));
+    memset(&t.start, 0, sizeof(t.start));
+    t.start.function = t.function;
+    t.start.is_cgo_malloc = strcmp(t.function, "_Cmalloc") == 0;
   }
   FindFrameSizes(g_targets, scan.count);
   g_num_targets = scan.count;
@@ -397,25 +431,9 @@ extern "C" uintptr_t cgosan_cgo_enter(uintptr_t target, uintptr_t frame, uintptr
   const Target& t = *reinterpret_cast<const Target*>(target);
   int depth = cs.depth;
   if (depth > 0 && (depth > kMaxDepth || cs.calls[depth - 1].entry_sp <= entry_sp)) {
-    depth = DepthAfterPop(cs, depth, entry_sp);
+    return EnterOutOfOrder(cs, t, frame, entry_sp);
   }
-  if (depth >= kMaxDepth) {
-    __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
-    return t.original;
-  }
-  CgoCall& c = Pinned(cs.calls[depth]);
-  c.function = t.function;
-  c.frame = frame;
-  c.frame_size = t.frame_size;
-  c.entry_sp = entry_sp;
-  c.go_frames_known = false;
-  c.is_cgo_malloc = t.is_cgo_malloc;
-  c.num_go_pointers = 0;
-  c.go_pointers_truncated = false;
-  if (t.frame_size >= 8 && !ScanGoPointers(c, false)) {
-    return EnterSearching(cs, c, depth, t.original);
-  }
-  return EndEnter(cs, c, depth, t.original);
+  return EnterAt(cs, t, frame, entry_sp, depth);
 }
 
 namespace cgosan {
@@ -433,7 +451,7 @@ __attribute__((noinline)) void ExitOutOfOrder(CallStack& cs, int depth, uintptr_
   bool had_go_pointers = false;
   if (depth > 0 && depth <= kMaxDepth) {
     const CgoCall& top = cs.calls[depth - 1];
-    had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
+    had_go_pointers = top.ReceivedGoPointers();
   }
   __atomic_store_n(&cs.depth, DepthAfterPop(cs, depth, entry_sp), __ATOMIC_RELEASE);
   if (had_go_pointers) GoCallDone();
@@ -450,7 +468,7 @@ extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) {
     const CgoCall& top = cs.calls[depth - 1];
     if (top.entry_sp == entry_sp) {
       // Records below the top were checked at this call's entry: they are outer calls.
-      bool had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
+      bool had_go_pointers = top.ReceivedGoPointers();
       __atomic_store_n(&cs.depth, depth - 1, __ATOMIC_RELEASE);
       if (had_go_pointers) GoCallDone();
       return;
