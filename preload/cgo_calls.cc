@@ -175,8 +175,10 @@ __attribute__((noinline)) uintptr_t RecordRecentMiss(CallStack& cs, const CgoCal
 // lean entry path.
 __attribute__((noinline)) uintptr_t RecordRecent(CallStack& cs, const CgoCall& c,
                                                  uintptr_t original) {
+  // Find finds nothing on a thread before its first CaptureMiss, which RecordRecentMiss
+  // makes once the thread is registered: a thread it finds frames on is registered.
   int64_t goroutine;
-  const GoCallFrames::Entry* frames = t_registered ? GoCallFrames::Find(&goroutine) : nullptr;
+  const GoCallFrames::Entry* frames = GoCallFrames::Find(&goroutine);
   if (frames == nullptr) return RecordRecentMiss(cs, c, original);
   uint64_t seq;
   RecentGoCall& r = BeginRecent(cs, c, &seq);
@@ -298,8 +300,7 @@ __attribute__((always_inline)) inline bool ScanGoPointers(CgoCall& c, bool searc
 __attribute__((always_inline)) inline uintptr_t EndEnter(CallStack& cs, const CgoCall& c,
                                                          int depth, uintptr_t original) {
   __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
-  if (c.ReceivedGoPointers() &&
-      __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
+  if (c.ReceivedGoPointers() && __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
     return RecordRecent(cs, c, original);
   }
   return original;

@@ -18,13 +18,13 @@ struct CgoCall {
   // function: the entry path copies them from the function's own record, then scans.
   const char* function;  // the C function as Go code names it after "C." ("free", "_Cmalloc")
   uint32_t frame_size;   // frame's size: the `args` of the Go stub <pkg>._Cfunc_<name> (0: unknown)
-  uint8_t num_go_pointers;
+  uint8_t num_go_pointers;  // how many of go_pointers (below) hold one
   bool go_pointers_truncated;  // more Go pointers than kMaxGoPointers, or a frame too big
   mutable bool go_frames_known;
-  bool is_cgo_malloc;    // C.CString/C.CBytes/C.malloc (cgo's _Cmalloc)
+  bool is_cgo_malloc;  // C.CString/C.CBytes/C.malloc (cgo's _Cmalloc)
   static constexpr int kStartBytes = 16;
-  uintptr_t frame;       // the argument frame (a pointer into the goroutine's stack)
-  uintptr_t entry_sp;    // the thunk's stack pointer on entry (for resynchronisation)
+  uintptr_t frame;     // the argument frame (a pointer into the goroutine's stack)
+  uintptr_t entry_sp;  // the thunk's stack pointer on entry (for resynchronisation)
   // Words of the frame that point into the Go runtime's memory (GoMappings): the Go
   // pointers this call received (the first kMaxGoPointers of them).
   static constexpr int kMaxGoPointers = 4;
@@ -48,7 +48,7 @@ struct RecentGoCall {
   // to within one audit; calls of one thread are ordered by seq.
   uint64_t when;
   const char* function;
-  uint8_t num_go_pointers;
+  uint8_t num_go_pointers;  // how many of go_pointers (below) hold one
   bool go_pointers_truncated;
   uintptr_t go_pointers[CgoCall::kMaxGoPointers];
   int64_t goroutine;

@@ -40,8 +40,8 @@ class GoCallFrames {
   // without one. On g0 in a cgo call only; not async-signal-safe (the cache is the
   // thread's). In steps, so that a caller's common case makes no call and writes nothing
   // before it has the frames: Find, inline, gives the confirmed entry of a call site this
-  // thread knows (and *goroutine_id), else nullptr; Copy then writes its frames.
-  // CaptureMiss does both for every other case.
+  // thread knows (and *goroutine_id), else nullptr (always before the thread's first
+  // CaptureMiss); Copy then writes its frames. CaptureMiss does both for every other case.
   __attribute__((always_inline)) static inline const Entry* Find(int64_t* goroutine_id);
   __attribute__((always_inline)) static inline int Copy(const Entry& e, uintptr_t* pcs,
                                                         uint64_t* key);
