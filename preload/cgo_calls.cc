@@ -3,6 +3,7 @@
 #include "preload/cgo_calls.h"
 
 #include <elf.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -18,15 +19,17 @@
 
 extern "C" {
 // Called by the thunks (assembly below). Enter returns the original wrapper to call.
-__attribute__((used, visibility("hidden"))) uintptr_t cgosan_cgo_enter(uint32_t index,
+// `target`: the call's Target (its address is in the thunk).
+__attribute__((used, visibility("hidden"))) uintptr_t cgosan_cgo_enter(uintptr_t target,
                                                                        uintptr_t frame,
                                                                        uintptr_t entry_sp);
 __attribute__((used, visibility("hidden"))) void cgosan_cgo_exit(uintptr_t entry_sp);
 void cgosan_cgo_thunk_common();
 }
 
-// Entered from thunk i with %r11d = i and the wrapper's argument in %rdi, on the g0 stack
-// with %rsp = 8 mod 16. Keeps every callee-saved register; the wrappers return nothing.
+// Entered from thunk i with %r11 = &g_targets[i] and the wrapper's argument in %rdi, on the
+// g0 stack with %rsp = 8 mod 16. Keeps every callee-saved register; the wrappers return
+// nothing.
 asm(R"(
   .text
   .p2align 4
@@ -45,7 +48,7 @@ cgosan_cgo_thunk_common:
   .cfi_def_cfa_offset 32
   movq %rdi, %rbx
   leaq 32(%rsp), %r12
-  movl %r11d, %edi
+  movq %r11, %rdi
   movq %rbx, %rsi
   movq %r12, %rdx
   call cgosan_cgo_enter
@@ -77,9 +80,10 @@ constexpr int kMaxThreads = 4096;
 constexpr size_t kThunkBytes = 32;
 
 struct Target {
+  // The start of every call's record: function (pointing at `function` below),
+  // frame_size, is_cgo_malloc; no Go pointers yet.
+  CgoCall start;
   uintptr_t original;
-  uint32_t frame_size;
-  bool is_cgo_malloc;
   char function[96];
   char stub[160];  // the Go stub's name, "<pkg>._Cfunc_<name>"
 };
@@ -112,15 +116,29 @@ void RegisterThread() {
   __atomic_store_n(&g_threads[slot], self, __ATOMIC_RELEASE);
 }
 
+static_assert(offsetof(CgoCall, frame) == CgoCall::kStartBytes &&
+                  offsetof(CgoCall, is_cgo_malloc) < CgoCall::kStartBytes,
+              "the start of a call's record is function, frame_size, the Go pointer count, "
+              "go_frames_known and is_cgo_malloc");
 static_assert(RecentGoCall::kMaxCallerFrames == GoCallFrames::kMaxFrames,
               "the ring's caller frames come from GoCallFrames");
 
-// The ring entry of a call with Go pointers: who made it and which pointers it got. No
-// time stamp (rdtsc alone cost about 7 ns a call): the audit epoch orders calls of
-// different threads, the thread's own count its calls.
-// Out of line: the calls without Go pointers keep a lean entry path.
-__attribute__((noinline)) void RecordRecent(CallStack& cs, const CgoCall& c) {
-  if (!t_registered) RegisterThread();
+// x, its address held in a register from here on: the compiler would otherwise recompute
+// the address of a thread-local object or of an array element (two or three instructions)
+// at nearly every use, and spill around it.
+template <typename T>
+__attribute__((always_inline)) inline T& Pinned(T& x) {
+  T* p = &x;
+  asm("" : "+r"(p));
+  return *p;
+}
+
+// The ring entry of call c, which received Go pointers: who made it and which pointers it
+// got. No time stamp (rdtsc alone cost about 7 ns a call): the audit epoch orders calls of
+// different threads, the thread's own count its calls. BeginRecent writes all but the
+// caller's goroutine and frames, EndRecent the count of frames, then the seq that marks
+// the entry complete.
+inline RecentGoCall& BeginRecent(CallStack& cs, const CgoCall& c, uint64_t* seq_out) {
   uint64_t seq = cs.go_calls + 1;
   RecentGoCall& r = cs.recent[(seq - 1) % CgoThreadCalls::kRecent];
   __atomic_store_n(&r.seq, 0, __ATOMIC_RELEASE);
@@ -131,13 +149,48 @@ __attribute__((noinline)) void RecordRecent(CallStack& cs, const CgoCall& c) {
   r.go_pointers_truncated = c.go_pointers_truncated;
   static_assert(sizeof(r.go_pointers) == sizeof(c.go_pointers), "copied whole");
   __builtin_memcpy(r.go_pointers, c.go_pointers, sizeof(r.go_pointers));
-  r.num_caller_pcs = GoCallFrames::Capture(r.caller_pcs, &r.frames_key, &r.goroutine);
+  *seq_out = seq;
+  return r;
+}
+
+inline void EndRecent(RecentGoCall& r, uint64_t seq, int num_caller_pcs) {
+  r.num_caller_pcs = num_caller_pcs;
   __atomic_store_n(&r.seq, seq, __ATOMIC_RELEASE);
+}
+
+// RecordRecent's rare cases: the thread's first call with Go pointers, a call site its
+// frames cache does not hold. Tail-called, so that the common case makes no call.
+__attribute__((noinline)) uintptr_t RecordRecentMiss(CallStack& cs, const CgoCall& c,
+                                                     uintptr_t original) {
+  if (!t_registered) RegisterThread();
+  uint64_t seq;
+  RecentGoCall& r = BeginRecent(cs, c, &seq);
+  EndRecent(r, seq, GoCallFrames::CaptureMiss(r.caller_pcs, &r.frames_key, &r.goroutine));
+  return original;
+}
+
+// Writes the ring entry of c (see BeginRecent) and returns original, for the thunk. The
+// frames are looked up before anything is written, so that the common case holds few
+// values at a time. Out of line and tail-called: the calls without Go pointers keep a
+// lean entry path.
+__attribute__((noinline)) uintptr_t RecordRecent(CallStack& cs, const CgoCall& c,
+                                                 uintptr_t original) {
+  // Find finds nothing on a thread before its first CaptureMiss, which RecordRecentMiss
+  // makes once the thread is registered: a thread it finds frames on is registered.
+  int64_t goroutine;
+  const GoCallFrames::Entry* frames = GoCallFrames::Find(&goroutine);
+  if (frames == nullptr) return RecordRecentMiss(cs, c, original);
+  uint64_t seq;
+  RecentGoCall& r = BeginRecent(cs, c, &seq);
+  r.goroutine = goroutine;
+  EndRecent(r, seq, GoCallFrames::Copy(*frames, r.caller_pcs, &r.frames_key));
+  return original;
 }
 
 // The depth once the records whose frames are gone are dropped: a call at entry_sp lives
 // below (at a lower address than) every call that is still in progress outside it.
-inline int DepthAfterPop(const CallStack& cs, int depth, uintptr_t sp) {
+// Out of line: the entry and exit paths keep their common case small.
+__attribute__((noinline)) int DepthAfterPop(const CallStack& cs, int depth, uintptr_t sp) {
   while (depth > 0) {
     int top = depth - 1;
     if (top < kMaxDepth && cs.calls[top].entry_sp > sp) break;
@@ -203,8 +256,9 @@ void FindFrameSizes(Target* targets, int count) {
     const char* name = table->FuncName(f);
     if (name == nullptr || strstr(name, "._Cfunc_") == nullptr) continue;
     for (int k = 0; k < count; ++k) {
-      if (targets[k].frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
-        targets[k].frame_size = static_cast<uint32_t>(f.args);
+      CgoCall& start = targets[k].start;
+      if (start.frame_size == 0 && strcmp(targets[k].stub, name) == 0 && f.args > 0) {
+        start.frame_size = static_cast<uint32_t>(f.args);
       }
     }
   }
@@ -213,20 +267,75 @@ void FindFrameSizes(Target* targets, int count) {
 // The frame holds the call's arguments (and room for its results, still zero or stale).
 // Every word is looked at, whatever its Go type: a Go pointer passed as an integer (uintptr,
 // C.uintptr_t) is retained just the same. At most the first 16, so that a call with a huge
-// frame stays cheap.
-inline void RecordGoPointers(CgoCall* c) {
-  const auto* words = reinterpret_cast<const uintptr_t*>(c->frame);
-  uint32_t n = c->frame_size / 8;
-  c->go_pointers_truncated = n > 16;
+// frame stays cheap. Into c's Go pointers; false, before c's count of them is written,
+// when a word needs the search of GoMappings and `search` is false: the inline scan makes
+// no call.
+__attribute__((always_inline)) inline bool ScanGoPointers(CgoCall& c, bool search) {
+  const auto* words = reinterpret_cast<const uintptr_t*>(c.frame);
+  uint32_t n = c.frame_size / 8;
+  bool truncated = n > 16;
   if (n > 16) n = 16;
+  uint8_t found = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    if (!GoMappings::Contains(words[i])) continue;
-    if (c->num_go_pointers == CgoCall::kMaxGoPointers) {
-      c->go_pointers_truncated = true;
+    uintptr_t w = words[i];
+    bool in;
+    if (!GoMappings::Decided(w, &in)) {
+      if (!search) return false;
+      in = GoMappings::ContainsSearched(w);
+    }
+    if (!in) continue;
+    if (found == CgoCall::kMaxGoPointers) {
+      truncated = true;
       break;
     }
-    c->go_pointers[c->num_go_pointers++] = words[i];
+    c.go_pointers[found++] = w;
   }
+  c.num_go_pointers = found;
+  c.go_pointers_truncated = truncated;
+  return true;
+}
+
+// The end of the entry path once c is written: the depth that publishes it, then the
+// ring entry when c received Go pointers. Returns original, for the thunk.
+__attribute__((always_inline)) inline uintptr_t EndEnter(CallStack& cs, const CgoCall& c,
+                                                         int depth, uintptr_t original) {
+  __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
+  if (c.ReceivedGoPointers() && __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
+    return RecordRecent(cs, c, original);
+  }
+  return original;
+}
+
+// The entry path of a frame with a word that needs the search.
+__attribute__((noinline)) uintptr_t EnterSearching(CallStack& cs, CgoCall& c, int depth,
+                                                   uintptr_t original) {
+  ScanGoPointers(c, true);
+  return EndEnter(cs, c, depth, original);
+}
+
+// The entry path once the depth is known: the call's record, the scan of its frame.
+__attribute__((always_inline)) inline uintptr_t EnterAt(CallStack& cs, const Target& t,
+                                                        uintptr_t frame, uintptr_t entry_sp,
+                                                        int depth) {
+  if (depth >= kMaxDepth) {
+    __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
+    return t.original;
+  }
+  CgoCall& c = Pinned(cs.calls[depth]);
+  __builtin_memcpy(&c, &t.start, CgoCall::kStartBytes);
+  c.frame = frame;
+  c.entry_sp = entry_sp;
+  if (t.start.frame_size >= 8 && !ScanGoPointers(c, false)) {
+    return EnterSearching(cs, c, depth, t.original);
+  }
+  return EndEnter(cs, c, depth, t.original);
+}
+
+// The entry path of a call that finds records of calls already gone on top: tail-called,
+// so that the common case makes no call.
+__attribute__((noinline)) uintptr_t EnterOutOfOrder(CallStack& cs, const Target& t,
+                                                    uintptr_t frame, uintptr_t entry_sp) {
+  return EnterAt(cs, t, frame, entry_sp, DepthAfterPop(cs, cs.depth, entry_sp));
 }
 
 }  // namespace
@@ -250,18 +359,18 @@ int CgoCalls::Attach() {
   uint64_t common = reinterpret_cast<uintptr_t>(&cgosan_cgo_thunk_common);
   for (int i = 0; i < scan.count; ++i) {
     uint8_t* t = code + i * kThunkBytes;
-    // mov $i, %r11d ; movabs $common, %r10 ; jmp *%r10 ; int3 padding.
+    // movabs $&g_targets[i], %r11 ; movabs $common, %r10 ; jmp *%r10 ; int3 padding.
     // r10 and r11 are scratch at a C call boundary (a plain C function has no static chain).
-    uint32_t index = static_cast<uint32_t>(i);
-    const uint8_t head[] = {0x41, 0xbb};
-    const uint8_t movabs[] = {0x49, 0xba};
+    uint64_t target = reinterpret_cast<uintptr_t>(&g_targets[i]);
+    const uint8_t to_r11[] = {0x49, 0xbb};
+    const uint8_t to_r10[] = {0x49, 0xba};
     const uint8_t jmp[] = {0x41, 0xff, 0xe2};
     memset(t, 0xcc, kThunkBytes);
-    memcpy(t, head, 2);
-    memcpy(t + 2, &index, 4);
-    memcpy(t + 6, movabs, 2);
-    memcpy(t + 8, &common, 8);
-    memcpy(t + 16, jmp, 3);
+    memcpy(t, to_r11, 2);
+    memcpy(t + 2, &target, 8);
+    memcpy(t + 10, to_r10, 2);
+    memcpy(t + 12, &common, 8);
+    memcpy(t + 20, jmp, 3);
   }
   if (InternalMprotect(code, code_bytes, PROT_READ | PROT_EXEC) != 0) return 0;
 
@@ -269,11 +378,13 @@ int CgoCalls::Attach() {
   // Go reloads before every call: one atomic store switches it.
   for (int i = 0; i < scan.count; ++i) {
     auto* var = reinterpret_cast<uintptr_t*>(candidates[i].variable);
-    g_targets[i].original = __atomic_load_n(var, __ATOMIC_RELAXED);
-    g_targets[i].frame_size = 0;
-    memcpy(g_targets[i].function, candidates[i].function, sizeof(g_targets[i].function));
-    memcpy(g_targets[i].stub, candidates[i].stub, sizeof(g_targets[i].stub));
-    g_targets[i].is_cgo_malloc = strcmp(g_targets[i].function, "_Cmalloc") == 0;
+    Target& t = g_targets[i];
+    t.original = __atomic_load_n(var, __ATOMIC_RELAXED);
+    memcpy(t.function, candidates[i].function, sizeof(t.function));
+    memcpy(t.stub, candidates[i].stub, sizeof(t.stub));
+    memset(&t.start, 0, sizeof(t.start));
+    t.start.function = t.function;
+    t.start.is_cgo_malloc = strcmp(t.function, "_Cmalloc") == 0;
   }
   FindFrameSizes(g_targets, scan.count);
   g_num_targets = scan.count;
@@ -315,34 +426,15 @@ void CgoCalls::SetRecordRecentGoCalls(bool on) {
 // The common case is a call nested properly in those in progress: at entry the top record
 // (if any) is an outer call's, higher on the g0 stack; at exit it is this call's. Anything
 // else (a Go panic through C frames, a callback that never returned) takes DepthAfterPop.
-extern "C" uintptr_t cgosan_cgo_enter(uint32_t index, uintptr_t frame, uintptr_t entry_sp) {
+extern "C" uintptr_t cgosan_cgo_enter(uintptr_t target, uintptr_t frame, uintptr_t entry_sp) {
   using namespace cgosan;
-  CallStack& cs = CgoCalls::t_calls_;
-  const Target& t = g_targets[index];
+  CallStack& cs = Pinned(CgoCalls::t_calls_);
+  const Target& t = *reinterpret_cast<const Target*>(target);
   int depth = cs.depth;
   if (depth > 0 && (depth > kMaxDepth || cs.calls[depth - 1].entry_sp <= entry_sp)) {
-    depth = DepthAfterPop(cs, depth, entry_sp);
+    return EnterOutOfOrder(cs, t, frame, entry_sp);
   }
-  if (depth < kMaxDepth) {
-    CgoCall& c = cs.calls[depth];
-    c.function = t.function;
-    c.frame = frame;
-    c.frame_size = t.frame_size;
-    c.entry_sp = entry_sp;
-    c.go_frames_known = false;
-    c.is_cgo_malloc = t.is_cgo_malloc;
-    c.num_go_pointers = 0;
-    c.go_pointers_truncated = false;
-    if (t.frame_size >= 8) {
-      RecordGoPointers(&c);
-      if ((c.num_go_pointers > 0 || c.go_pointers_truncated) &&
-          __atomic_load_n(&g_record_recent, __ATOMIC_RELAXED)) {
-        RecordRecent(cs, c);
-      }
-    }
-  }
-  __atomic_store_n(&cs.depth, depth + 1, __ATOMIC_RELEASE);
-  return t.original;
+  return EnterAt(cs, t, frame, entry_sp, depth);
 }
 
 namespace cgosan {
@@ -360,7 +452,7 @@ __attribute__((noinline)) void ExitOutOfOrder(CallStack& cs, int depth, uintptr_
   bool had_go_pointers = false;
   if (depth > 0 && depth <= kMaxDepth) {
     const CgoCall& top = cs.calls[depth - 1];
-    had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
+    had_go_pointers = top.ReceivedGoPointers();
   }
   __atomic_store_n(&cs.depth, DepthAfterPop(cs, depth, entry_sp), __ATOMIC_RELEASE);
   if (had_go_pointers) GoCallDone();
@@ -377,7 +469,7 @@ extern "C" void cgosan_cgo_exit(uintptr_t entry_sp) {
     const CgoCall& top = cs.calls[depth - 1];
     if (top.entry_sp == entry_sp) {
       // Records below the top were checked at this call's entry: they are outer calls.
-      bool had_go_pointers = top.num_go_pointers > 0 || top.go_pointers_truncated;
+      bool had_go_pointers = top.ReceivedGoPointers();
       __atomic_store_n(&cs.depth, depth - 1, __ATOMIC_RELEASE);
       if (had_go_pointers) GoCallDone();
       return;

@@ -14,21 +14,27 @@
 namespace cgosan {
 
 struct CgoCall {
+  // The fields up to kStartBytes are the same at the start of every call of one C
+  // function: the entry path copies them from the function's own record, then scans.
   const char* function;  // the C function as Go code names it after "C." ("free", "_Cmalloc")
-  uintptr_t frame;       // the argument frame (a pointer into the goroutine's stack)
-  uint32_t frame_size;   // its size: the `args` of the Go stub <pkg>._Cfunc_<name> (0: unknown)
+  uint32_t frame_size;   // frame's size: the `args` of the Go stub <pkg>._Cfunc_<name> (0: unknown)
+  uint8_t num_go_pointers;  // how many of go_pointers (below) hold one
+  bool go_pointers_truncated;  // more Go pointers than kMaxGoPointers, or a frame too big
+  mutable bool go_frames_known;
+  bool is_cgo_malloc;  // C.CString/C.CBytes/C.malloc (cgo's _Cmalloc)
+  static constexpr int kStartBytes = 16;
+  uintptr_t frame;     // the argument frame (a pointer into the goroutine's stack)
+  uintptr_t entry_sp;  // the thunk's stack pointer on entry (for resynchronisation)
   // Words of the frame that point into the Go runtime's memory (GoMappings): the Go
   // pointers this call received (the first kMaxGoPointers of them).
   static constexpr int kMaxGoPointers = 4;
-  uint8_t num_go_pointers;
-  bool go_pointers_truncated;  // more Go pointers than kMaxGoPointers, or a frame too big
   uintptr_t go_pointers[kMaxGoPointers];
-  uintptr_t entry_sp;  // the thunk's stack pointer on entry (for resynchronisation)
   // The calling goroutine's frames (from runtime.cgocall up) as a depot id, captured by the
-  // first allocation stack that needs them: they do not change until the call returns.
+  // first allocation stack that needs them (go_frames_known): they do not change until the
+  // call returns.
   mutable uint32_t go_frames;
-  mutable bool go_frames_known;
-  bool is_cgo_malloc;  // C.CString/C.CBytes/C.malloc (cgo's _Cmalloc)
+
+  bool ReceivedGoPointers() const { return num_go_pointers > 0 || go_pointers_truncated; }
 };
 
 // A cgo call that received Go pointers, as the retention audits need it after the fact:
@@ -42,13 +48,15 @@ struct RecentGoCall {
   // to within one audit; calls of one thread are ordered by seq.
   uint64_t when;
   const char* function;
-  uint8_t num_go_pointers;
+  uint8_t num_go_pointers;  // how many of go_pointers (below) hold one
   bool go_pointers_truncated;
   uintptr_t go_pointers[CgoCall::kMaxGoPointers];
   int64_t goroutine;
   int num_caller_pcs;
   uintptr_t caller_pcs[kMaxCallerFrames];  // the goroutine's frames from runtime.cgocall on
-  uint64_t frames_key;  // which frames caller_pcs hold (GoCallFrames::Capture): refills skip the copy
+  // Which frames caller_pcs hold (GoCallFrames' key): a refill with the same frames skips
+  // the copy.
+  uint64_t frames_key;
 };
 
 // What one thread's cgo calls look like to another thread (the audit): its calls in

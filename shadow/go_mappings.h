@@ -21,10 +21,17 @@ class GoMappings {
   // Async-signal-safe. Starts with a bounds check against the lowest and highest range,
   // inline, so that the common non-pointer word costs two compares, then the last hit.
   static bool Contains(uintptr_t addr) {
+    bool in;
+    return Decided(addr, &in) ? in : ContainsSearched(addr);
+  }
+  // Contains without the search: whether the bounds, this thread's last hit or its last
+  // gap decide, and then *in. Makes no call, for a caller whose common case makes none.
+  static bool Decided(uintptr_t addr, bool* in) {
     // The bounds first: most words of a frame (integers, C pointers) end there.
+    *in = false;
     if (addr < low_.load(std::memory_order_relaxed) ||
         addr >= high_.load(std::memory_order_relaxed)) {
-      return false;
+      return true;
     }
     // The last hit stands while no writer has published since (the counter it was found
     // under; odd values never match: a hit being written is marked with an odd one, so a
@@ -32,13 +39,17 @@ class GoMappings {
     // synchronous faults, which never arrive between these loads of thread-local words.
     unsigned seq = seq_.load(std::memory_order_acquire);
     const LastHit& h = t_last_hit_;
-    if (addr - h.begin < h.size && h.seq == seq) return true;
+    if (addr - h.begin < h.size && h.seq == seq) {
+      *in = true;
+      return true;
+    }
     // The same for the last gap between ranges a word fell into (a stale C pointer in a
     // frame's result slot, met call after call).
     const LastHit& gap = t_last_gap_;
-    if (addr - gap.begin < gap.size && gap.seq == seq) return false;
-    return ContainsSearched(addr);
+    return addr - gap.begin < gap.size && gap.seq == seq;
   }
+  // The search Decided leaves: remembers what it finds as this thread's last hit or gap.
+  static bool ContainsSearched(uintptr_t addr);
   static size_t RangeCount();
   static uint64_t Bytes();
   // The writers' (Add, Remove) publication of the bounds, under their sequence counter.
@@ -52,7 +63,6 @@ class GoMappings {
   };
 
  private:
-  static bool ContainsSearched(uintptr_t addr);
   // [low_, high_) covers every range (empty: low_ > high_).
   static inline std::atomic<uintptr_t> low_{~uintptr_t{0}};
   static inline std::atomic<uintptr_t> high_{0};

@@ -6,7 +6,8 @@ Retention (go-pointer-retained): C keeps a Go pointer after the cgo call returne
 - retain_global: the address of a live Go slice's array in a C global: holder "global"
   with symbol "kept" in the executable, object region go-heap around the pointer, cgo_call
   C.keep with the Go line marked KEEP in its stack; two callers at the same depth each
-  named; the same pointer given twice: the later call named;
+  named, also when they differ only two frames above the call; the same pointer given
+  twice: the later call named;
 - retain_stack: the address of a goroutine's local: object region go-stack, that goroutine;
 - retain_map_bucket (bucket maps): a pointer into a small map's bucket array, kept in a
   block Go allocated with C.malloc, then the map grows: object "bucket array of
@@ -125,26 +126,40 @@ class Retention(CgosanTestCase):
 
         self.for_each_toolchain(check)
 
-    def test_retain_by_two_callers_at_the_same_depth(self):
-        # Each call's calling frames come from a per-thread cache keyed by the goroutine's
-        # depth: viaA and viaB call the same C function at the same depth, and only the
-        # return addresses on the goroutine stack differ. Each finding names its own caller.
+    def assertTwoCallersNamed(self, mode, callers):
+        """retain_global in `mode`: two findings (kept_slots[0] and [1]), each naming its own
+        caller of `callers` ((function, mark) for slot 0 and for slot 1), never the other."""
         def check(version, goroot):
             prog = goheap.build_program(version, goroot, "retain_global")
-            self.assertPlainOk(prog, "two")
-            res = self.run_prog(prog, "two")
+            self.assertPlainOk(prog, mode)
+            res = self.run_prog(prog, mode)
             self.assertExit(res, EXITCODE)
             found = sorted((f for f in res.findings if f["kind"] == RETAINED),
                            key=lambda f: f["holder"]["offset"])
             self.assertEqual([f["holder"]["offset"] for f in found], [0, 8], res.describe())
-            for f, name, caller, other, mark in ((found[0], "a", "main.viaA", "main.viaB", "// VIA_A"),
-                                                 (found[1], "b", "main.viaB", "main.viaA", "// VIA_B")):
+            (caller_a, mark_a), (caller_b, mark_b) = callers
+            for f, name, caller, other, mark in ((found[0], "a", caller_a, caller_b, mark_a),
+                                                 (found[1], "b", caller_b, caller_a, mark_b)):
                 self.assertEqual(f["holder"]["symbol"], "kept_slots", self.dump(f))
                 self.assertCgoCallReceived(f, "keep_at", res.printed_ptr(name))
                 self.assertGoLineIn(f, "cgo_call", caller, "retain_global", mark)
                 self.assertNotIn(other, functions(self.stack(f, "cgo_call")), self.dump(f))
 
         self.for_each_toolchain(check)
+
+    def test_retain_by_two_callers_at_the_same_depth(self):
+        # Each call's calling frames come from a per-thread cache keyed by the goroutine's
+        # depth: viaA and viaB call the same C function at the same depth, and only the
+        # return addresses on the goroutine stack differ. Each finding names its own caller.
+        self.assertTwoCallersNamed("two", (("main.viaA", "// VIA_A"), ("main.viaB", "// VIA_B")))
+
+    def test_retain_by_two_callers_that_differ_two_frames_up(self):
+        # outerA and outerB both call inner, which calls C: the innermost Go frames and the
+        # return address into inner are the same for both calls, only the one into outerA
+        # or outerB differs. A cache that confirmed only the frames near the call would name
+        # outerA for both.
+        self.assertTwoCallersNamed("outer", (("main.outerA", "// OUTER_A"),
+                                             ("main.outerB", "// OUTER_B")))
 
     def test_retain_names_the_later_of_two_calls(self):
         # The ring entries carry no time stamp: calls of one thread between two audits are

@@ -6,7 +6,10 @@
 // same size, each give C one slice at the same depth through the same C function, and C
 // keeps both (kept_slots[0] and [1]): two findings, each naming its own caller (the
 // thunk's per-thread cache of calling goroutines' frames must tell them apart). Mode
-// "again": keepFirst and then keepAgain give C the same pointer, which C keeps: one
+// "outer": the same through outerA and outerB (same frame size), which both call inner,
+// which calls C: the two calls differ only in the return address into outerA or outerB,
+// two frames above the call (the cache confirms every frame, not only the innermost one).
+// Mode "again": keepFirst and then keepAgain give C the same pointer, which C keeps: one
 // finding, naming the later call (marked TWICE; calls of one thread between two
 // audits are ordered by the thread's own count).
 package main
@@ -42,6 +45,21 @@ func viaB(p unsafe.Pointer) {
 }
 
 //go:noinline
+func inner(p unsafe.Pointer, i C.int) {
+	C.keep_at(p, i)
+}
+
+//go:noinline
+func outerA(p unsafe.Pointer) {
+	inner(p, 0) // OUTER_A
+}
+
+//go:noinline
+func outerB(p unsafe.Pointer) {
+	inner(p, 1) // OUTER_B
+}
+
+//go:noinline
 func keepFirst(p unsafe.Pointer) {
 	C.keep(p) // ONCE
 }
@@ -62,11 +80,12 @@ func again() {
 	fmt.Println("done")
 }
 
-func two() {
+// two gives C two slices, through callA and then callB.
+func two(callA, callB func(unsafe.Pointer)) {
 	a, b := make([]byte, 64), make([]byte, 64)
 	fmt.Printf("a=0x%x\nb=0x%x\n", uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0])))
-	viaA(unsafe.Pointer(&a[0]))
-	viaB(unsafe.Pointer(&b[0]))
+	callA(unsafe.Pointer(&a[0]))
+	callB(unsafe.Pointer(&b[0]))
 	time.Sleep(100 * time.Millisecond)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
@@ -75,7 +94,11 @@ func two() {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "two" {
-		two()
+		two(viaA, viaB)
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "outer" {
+		two(outerA, outerB)
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "again" {
