@@ -243,14 +243,6 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
     }
   }
   if (FreeUnguarded(addr, stack, tid)) return FreeVerdict::kOk;
-  RecordId id;
-  uint64_t size;
-  uint32_t alignment;
-  if (ReadHeader(addr, &id) &&
-      BlockRecords::MarkFreed(id, addr, stack, tid, &size, &alignment) == RecordState::kAdopted) {
-    ReleaseUnguarded(id);
-    return FreeVerdict::kOk;
-  }
   RecordState state;
   if (!Lookup(addr, block, &state)) {
     *block_known = BlockRecords::FindContaining(addr, block);
@@ -263,14 +255,19 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
 bool CHeap::FreeUnguarded(uintptr_t ptr, StackId stack, pid_t tid) {
   // Without a copy of the record: the header names it, the record agrees.
   RecordId id;
+  if (!ReadHeader(ptr, &id)) return false;
   uint64_t size;
   uint32_t alignment;
-  if (!ReadHeader(ptr, &id) ||
-      BlockRecords::MarkFreed(id, ptr, stack, tid, &size, &alignment) != RecordState::kLive) {
-    return false;
+  switch (BlockRecords::MarkFreed(id, ptr, stack, tid, &size, &alignment)) {
+    case RecordState::kLive:
+      QuarantineFreed(id, size + HeaderOffset(alignment), tid);
+      return true;
+    case RecordState::kAdopted:  // made before attach, no longer tracked: no quarantine
+      ReleaseUnguarded(id);
+      return true;
+    default:
+      return false;
   }
-  QuarantineFreed(id, size + HeaderOffset(alignment), tid);
-  return true;
 }
 
 bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {

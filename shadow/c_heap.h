@@ -62,8 +62,9 @@ class CHeap {
   static void ReleaseUnguardedRecords();
   static FreeVerdict Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, bool* block_known,
                           uint64_t* corrupt_offset);
-  // The common free: of a live unguarded block with its header intact. Returns whether it
-  // freed ptr; false changes nothing, and Free then finds out what ptr is and what to say.
+  // The common free: of a live (or adopted) unguarded block with its header intact. Returns
+  // whether it freed ptr; false changes nothing, and Free then finds out what ptr is and
+  // what to say.
   static bool FreeUnguarded(uintptr_t ptr, StackId stack, pid_t tid);
   // The live block starting exactly at ptr (a pointer the program passes to the allocator:
   // its header is read, as glibc reads its own).
