@@ -14,6 +14,7 @@
 #include "shadow/guarded_pool.h"
 #include "shadow/options.h"
 #include "shadow/quarantine.h"
+#include "shadow/slab_heap.h"
 
 extern "C" {
 void* __libc_malloc(size_t size);
@@ -65,7 +66,8 @@ bool InjectedFailure() {
   return after > 0 && allocations.fetch_add(1, std::memory_order_relaxed) >= after;
 }
 
-void* RealAllocate(size_t size, size_t alignment, bool zero) {
+// Glibc's memory, for the untracked blocks.
+void* GlibcAllocate(size_t size, size_t alignment, bool zero) {
   if (__builtin_expect(InjectedFailure(), 0)) {
     errno = ENOMEM;
     return nullptr;
@@ -75,6 +77,22 @@ void* RealAllocate(size_t size, size_t alignment, bool zero) {
   void* p = __libc_memalign(alignment, size ? size : 1);
   if (p && zero) memset(p, 0, size);
   return p;
+}
+
+// The memory of a tracked unguarded block (header included): a slot when one fits.
+void* TrackedAllocate(size_t size, size_t alignment, bool zero) {
+  if (alignment <= 16 && !InjectedFailure()) {
+    if (void* p = SlabHeap::Allocate(size)) {
+      if (zero) memset(p, 0, size);
+      return p;
+    }
+  }
+  return GlibcAllocate(size, alignment, zero);
+}
+
+void TrackedRelease(void* p) {
+  if (SlabHeap::Contains(p)) return SlabHeap::Free(p);
+  __libc_free(p);
 }
 
 // Where the user pointer lies in glibc's block: room for the header, alignment kept.
@@ -91,7 +109,7 @@ bool Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
 void ReleaseUnguarded(RecordId id) {
   uint32_t alignment;
   uintptr_t base = BlockRecords::Release(id, &alignment);
-  if (base != 0) __libc_free(reinterpret_cast<void*>(base - HeaderOffset(alignment)));
+  if (base != 0) TrackedRelease(reinterpret_cast<void*>(base - HeaderOffset(alignment)));
 }
 
 // The same for many blocks, in three passes so that their cache misses overlap: the
@@ -104,9 +122,13 @@ void ReleaseUnguarded(const Quarantine::Entry* entries, int n) {
     uint32_t alignment;
     uintptr_t base = BlockRecords::Release(static_cast<RecordId>(entries[i].key), &alignment);
     if (base == 0) continue;
-    blocks[m] = reinterpret_cast<void*>(base - HeaderOffset(alignment));
-    __builtin_prefetch(static_cast<char*>(blocks[m]) - 16, 1);
-    ++m;
+    void* block = reinterpret_cast<void*>(base - HeaderOffset(alignment));
+    if (SlabHeap::Contains(block)) {  // touches no block memory
+      SlabHeap::Free(block);
+      continue;
+    }
+    blocks[m++] = block;
+    __builtin_prefetch(static_cast<char*>(block) - 16, 1);
   }
   for (int i = 0; i < m; ++i) __libc_free(blocks[i]);
 }
@@ -176,13 +198,13 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
     errno = ENOMEM;
     return nullptr;
   }
-  void* glibc_block = RealAllocate(size + offset, alignment, zero);
+  void* glibc_block = TrackedAllocate(size + offset, alignment, zero);
   if (!glibc_block) return nullptr;
   RecordId id = BlockRecords::Acquire();
   if (id == 0) {
     // Out of records: an untracked block's free would look invalid, so the allocation
     // fails instead, as it soon would without cgosan.
-    __libc_free(glibc_block);
+    TrackedRelease(glibc_block);
     errno = ENOMEM;
     return nullptr;
   }
@@ -202,7 +224,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
 }
 
 void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
-  return RealAllocate(size, alignment, zero);
+  return GlibcAllocate(size, alignment, zero);
 }
 
 
@@ -293,6 +315,7 @@ void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx
 
 void CHeap::LockAllForFork() {
   GuardedPool::LockAll();
+  SlabHeap::LockAll();
   for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Lock();
   BlockRecords::LockAll();
 }
@@ -300,6 +323,7 @@ void CHeap::LockAllForFork() {
 void CHeap::UnlockAllAfterFork() {
   BlockRecords::UnlockAll();
   for (QuarantineShard& shard : g_unguarded_quarantine) shard.q.Unlock();
+  SlabHeap::UnlockAll();
   GuardedPool::UnlockAll();
 }
 

@@ -1,0 +1,246 @@
+// SlabHeap implementation: size classes, the per-thread caches and the central chains.
+// A slot is named by its distance from the base in 16-byte units (a uint32_t: the
+// reservation is below 64 GiB), so a thread's caches fit in a few KiB of static TLS.
+#include "shadow/slab_heap.h"
+
+#include <sys/mman.h>
+
+#include "shadow/base/internal_mmap.h"
+#include "shadow/base/spin_lock.h"
+#include "shadow/base/thread_exit_hook.h"
+
+namespace cgosan {
+namespace {
+
+using slab_internal::g_base;
+using slab_internal::g_bytes;
+
+// Classes: 16-byte steps up to 256 B (1-16), then four per power of two up to 32 KiB
+// (17-44), so a block wastes at most a quarter of its slot past 256 B.
+constexpr unsigned kClasses = 45;
+constexpr size_t kRegionBytes = size_t{1} << SlabHeap::kRegionShift;
+constexpr size_t kReservationBytes = size_t{kClasses} << SlabHeap::kRegionShift;
+static_assert(kReservationBytes >> 4 <= UINT32_MAX, "slot units must fit a uint32_t");
+constexpr size_t kCommitBytes = size_t{1} << 20;
+
+constexpr unsigned ClassOf(size_t n) {
+  if (n <= 256) return static_cast<unsigned>((n + 15) >> 4);
+  unsigned l = 63 - static_cast<unsigned>(__builtin_clzll(n - 1));  // 2^l < n <= 2^(l+1)
+  return 17 + (l - 8) * 4 + static_cast<unsigned>((n - 1 - (size_t{1} << l)) >> (l - 2));
+}
+
+constexpr size_t ClassBytes(unsigned c) {
+  if (c <= 16) return size_t{c} * 16;
+  unsigned k = c - 17, l = 8 + k / 4;
+  return (size_t{1} << l) + (k % 4 + 1) * (size_t{1} << (l - 2));
+}
+static_assert(ClassOf(SlabHeap::kMaxSlotBytes) == kClasses - 1, "the last class");
+static_assert(ClassBytes(kClasses - 1) == SlabHeap::kMaxSlotBytes, "the last class");
+static_assert(ClassOf(257) == 17 && ClassBytes(17) == 320 && ClassOf(513) == 21, "classes");
+
+// A thread keeps at most 64 KiB of each class (and 2 to 32 slots); half a full cache moves
+// to the central list at once.
+constexpr uint32_t kCacheSlots = 32;
+constexpr uint32_t CacheLimit(unsigned c) {
+  size_t n = 65536 / ClassBytes(c > 0 ? c : 1);
+  return n > kCacheSlots ? kCacheSlots : n < 2 ? 2 : static_cast<uint32_t>(n);
+}
+struct CacheLimits {
+  uint32_t limit[kClasses];
+  constexpr CacheLimits() : limit() {
+    for (unsigned c = 0; c < kClasses; ++c) limit[c] = CacheLimit(c);
+  }
+};
+constexpr CacheLimits kLimits;  // a load on every free instead of a division
+constexpr uint32_t Moved(unsigned c) { return kLimits.limit[c] / 2; }
+
+struct ClassCache {
+  uint32_t count;
+  uint32_t slot[kCacheSlots];
+};
+struct ThreadCache {
+  ClassCache classes[kClasses];
+  unsigned arena;  // 1 + the thread's arena; 0: not chosen yet
+  bool exit_armed;
+};
+// initial-exec: the preload's TLS is static, and an access must never call __tls_get_addr.
+__thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+
+// A class's free slots beyond the threads' caches, as stacks of chains, one per arena. A
+// chain's head slot holds the next slot of its chain (word 0), the next chain's head
+// (word 1) and the chain's length (word 2); the other slots only word 0. Slots are at
+// least 16 bytes.
+//
+// Arenas: a thread hands its surplus to its arena's stack and refills from it first, so
+// that the slots threads use at once seldom end up side by side, sharing cache lines that
+// two cores then write in turn (a free of another thread's block still mixes them, as in
+// glibc).
+// Fresh slots come in runs of whole cache lines (16 slots of a multiple of 16 bytes, or
+// slots of a multiple of 64).
+constexpr unsigned kArenas = 8;
+struct alignas(64) Central {
+  SpinLock lock;
+  uint32_t chains[kArenas] = {};  // heads of the first chains; 0: none (unit 0 is unused)
+  size_t fresh = 0;      // bytes of the region handed out so far
+  size_t committed = 0;  // bytes of the region made read-write
+};
+Central g_central[kClasses];
+std::atomic<unsigned> g_next_arena{0};
+
+unsigned ArenaOf(ThreadCache& t) {
+  if (t.arena == 0) t.arena = 1 + g_next_arena.fetch_add(1, std::memory_order_relaxed) % kArenas;
+  return t.arena - 1;
+}
+SpinLock g_reserve_lock;
+bool g_reserve_tried = false;
+
+uint32_t* Words(uint32_t unit) {
+  return reinterpret_cast<uint32_t*>(g_base.load(std::memory_order_relaxed) +
+                                     (uintptr_t{unit} << 4));
+}
+uint32_t UnitOf(const void* slot) {
+  return static_cast<uint32_t>(
+      (reinterpret_cast<uintptr_t>(slot) - g_base.load(std::memory_order_relaxed)) >> 4);
+}
+
+// Links slots[0..n) into one chain and puts it on c's stack for arena.
+void PushChain(unsigned c, unsigned arena, const uint32_t* slots, uint32_t n) {
+  for (uint32_t i = 0; i + 1 < n; ++i) Words(slots[i])[0] = slots[i + 1];
+  uint32_t* head = Words(slots[0]);
+  head[0] = n > 1 ? slots[1] : 0;
+  head[2] = n;
+  Central& k = g_central[c];
+  SpinLockGuard guard(k.lock);
+  head[1] = k.chains[arena];
+  k.chains[arena] = slots[0];
+}
+
+void DrainThreadCache() {
+  ThreadCache& t = t_cache;
+  t.exit_armed = false;
+  for (unsigned c = 0; c < kClasses; ++c) {
+    ClassCache& cc = t.classes[c];
+    if (cc.count > 0) PushChain(c, ArenaOf(t), cc.slot, cc.count);
+    cc.count = 0;
+  }
+}
+ThreadExitHook g_drain_at_exit(&DrainThreadCache);
+
+// New slots for c from its region (committing more of it), into cc; under k's lock.
+bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
+  size_t size = ClassBytes(c);
+  size_t want = Moved(c);
+  if (k.fresh + want * size > kRegionBytes) want = (kRegionBytes - k.fresh) / size;
+  if (want == 0) return false;  // the class's region is full: glibc serves the rest
+  uintptr_t region = g_base.load(std::memory_order_relaxed) + (uintptr_t{c} << SlabHeap::kRegionShift);
+  size_t end = k.fresh + want * size;
+  if (end > k.committed) {
+    size_t to = RoundUp(end, kCommitBytes);
+    if (to > kRegionBytes) to = kRegionBytes;
+    if (InternalMprotect(reinterpret_cast<void*>(region + k.committed), to - k.committed,
+                         PROT_READ | PROT_WRITE) == 0) {
+      k.committed = to;
+    }
+    if (end > k.committed) want = (k.committed - k.fresh) / size;
+    if (want == 0) return false;
+  }
+  // Reversed, so that the cache hands them out in address order.
+  for (size_t i = want; i-- > 0;) {
+    cc.slot[cc.count++] = UnitOf(reinterpret_cast<void*>(region + k.fresh + i * size));
+  }
+  k.fresh += want * size;
+  return true;
+}
+
+// cc (of class c) is empty: a chain from an arena, else fresh slots.
+__attribute__((noinline)) bool Refill(unsigned c, ClassCache& cc) {
+  ThreadCache& t = t_cache;
+  if (!t.exit_armed) t.exit_armed = g_drain_at_exit.Arm();
+  unsigned arena = ArenaOf(t);
+  Central& k = g_central[c];
+  uint32_t head;
+  {
+    SpinLockGuard guard(k.lock);
+    // The thread's own arena first, then the others' (a thread that only allocates must
+    // get what others free), and new slots only when no arena has any.
+    head = k.chains[arena];
+    for (unsigned i = 1; head == 0 && i < kArenas; ++i) {
+      arena = (arena + 1) % kArenas;
+      head = k.chains[arena];
+    }
+    if (head == 0) return CarveLocked(c, k, cc);
+    k.chains[arena] = Words(head)[1];
+  }
+  // Walked outside the lock: the chain is this thread's now, and its slots are cold.
+  uint32_t n = Words(head)[2];
+  for (uint32_t i = 0, u = head; i < n; ++i, u = Words(u)[0]) cc.slot[cc.count++] = u;
+  return true;
+}
+
+// cc (of class c) is full: its newer half goes to the thread's arena.
+__attribute__((noinline)) void Drain(unsigned c, ClassCache& cc) {
+  ThreadCache& t = t_cache;
+  if (!t.exit_armed) t.exit_armed = g_drain_at_exit.Arm();
+  uint32_t n = Moved(c);
+  cc.count -= n;
+  PushChain(c, ArenaOf(t), cc.slot + cc.count, n);
+}
+
+__attribute__((noinline)) bool Reserve() {
+  SpinLockGuard guard(g_reserve_lock);
+  if (!g_reserve_tried) {
+    g_reserve_tried = true;
+    if (void* p = InternalReserve(kReservationBytes)) {
+      g_base.store(reinterpret_cast<uintptr_t>(p), std::memory_order_relaxed);
+      g_bytes.store(kReservationBytes, std::memory_order_release);
+    }
+  }
+  return g_bytes.load(std::memory_order_relaxed) != 0;
+}
+
+// The slow paths, tail-called so that the fast ones stay leaves without a frame.
+__attribute__((noinline)) void* AllocateSlow(size_t bytes) {
+  if (g_bytes.load(std::memory_order_acquire) == 0 && !Reserve()) return nullptr;
+  unsigned c = ClassOf(bytes);
+  ClassCache& cc = t_cache.classes[c];
+  if (cc.count == 0 && !Refill(c, cc)) return nullptr;
+  return Words(cc.slot[--cc.count]);
+}
+
+__attribute__((noinline)) void FreeSlow(unsigned c, uint32_t unit) {
+  ClassCache& cc = t_cache.classes[c];
+  Drain(c, cc);
+  cc.slot[cc.count++] = unit;
+}
+
+}  // namespace
+
+void* SlabHeap::Allocate(size_t bytes) {
+  if (bytes > kMaxSlotBytes) return nullptr;
+  unsigned c = ClassOf(bytes);
+  ClassCache& cc = t_cache.classes[c];
+  if (__builtin_expect(cc.count == 0 || g_bytes.load(std::memory_order_relaxed) == 0, 0)) {
+    return AllocateSlow(bytes);
+  }
+  return Words(cc.slot[--cc.count]);
+}
+
+void SlabHeap::Free(void* slot) {
+  uint32_t unit = UnitOf(slot);
+  unsigned c = unit >> (kRegionShift - 4);
+  ClassCache& cc = t_cache.classes[c];
+  if (__builtin_expect(cc.count == kLimits.limit[c], 0)) return FreeSlow(c, unit);
+  cc.slot[cc.count++] = unit;
+}
+
+void SlabHeap::LockAll() {
+  g_reserve_lock.Lock();
+  for (Central& k : g_central) k.lock.Lock();
+}
+
+void SlabHeap::UnlockAll() {
+  for (Central& k : g_central) k.lock.Unlock();
+  g_reserve_lock.Unlock();
+}
+
+}  // namespace cgosan
