@@ -40,6 +40,7 @@ struct Record {
   std::atomic<pid_t> alloc_tid, free_tid;
 };
 static_assert(sizeof(Record) == 32, "two records per cache line");
+static_assert(sizeof(Record) == BlockRecords::kInPlaceBytes, "the in-place layout");
 
 struct Batch {  // a list of free ids linked through their records (kBatch long, but see Release)
   RecordId head;  // no initializers: a __thread variable needs a trivial type; Batch() is empty
@@ -138,7 +139,7 @@ bool PushFullLocked(const Batch& batch) {
   return true;
 }
 
-HeapBlock Unpack(RecordId id, const Record& r, uint64_t bits) {
+HeapBlock Unpack(uintptr_t record, const Record& r, uint64_t bits) {
   HeapBlock b;
   b.base = r.base.load(std::memory_order_relaxed);
   b.size = bits & kSizeMask;
@@ -149,7 +150,7 @@ HeapBlock Unpack(RecordId id, const Record& r, uint64_t bits) {
   b.free_stack = r.free_stack.load(std::memory_order_relaxed);
   b.alloc_tid = r.alloc_tid.load(std::memory_order_relaxed);
   b.free_tid = r.free_tid.load(std::memory_order_relaxed);
-  b.record = id;
+  b.record = record;
   return b;
 }
 
@@ -232,12 +233,14 @@ uintptr_t BlockRecords::Release(RecordId id, uint32_t* alignment) {
   return base;
 }
 
-void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
+namespace {
+
+void SetRecord(Record& rec, const HeapBlock& b, RecordState state) {
   uint64_t align_code = b.alignment ? 64 - __builtin_clzll(b.alignment) : 0;  // log2 + 1
   uint64_t fields = (b.size & kSizeMask) | align_code << kAlignShift |
                     StateBits(state) |
                     uint64_t{static_cast<uint8_t>(b.origin) & 7u} << kOriginShift;
-  Write(RecordOf(id), fields, [&b](Record& r) {
+  Write(rec, fields, [&b](Record& r) {
     r.base.store(b.base, std::memory_order_relaxed);
     r.alloc_stack.store(b.alloc_stack, std::memory_order_relaxed);
     r.free_stack.store(b.free_stack, std::memory_order_relaxed);
@@ -246,10 +249,8 @@ void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
   });
 }
 
-RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_stack,
-                                    pid_t free_tid, uint64_t* size, uint32_t* alignment) {
-  if (id == 0 || id >= HandedOut()) return RecordState::kEmpty;
-  Record& r = RecordOf(id);
+RecordState MarkFreedRecord(Record& r, uintptr_t base, StackId free_stack, pid_t free_tid,
+                            uint64_t* size, uint32_t* alignment) {
   // The owner's own record: no other writer, so plain loads are a consistent view.
   uint64_t bits = r.bits.load(std::memory_order_relaxed);
   if (r.base.load(std::memory_order_relaxed) != base) return RecordState::kEmpty;
@@ -264,13 +265,11 @@ RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_st
   return RecordState::kLive;
 }
 
-bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
-  if (id == 0 || id >= HandedOut()) return false;
-  const Record& r = RecordOf(id);
+bool ReadRecord(const Record& r, uintptr_t record, HeapBlock* out, RecordState* state) {
   for (int attempt = 0; attempt < 64; ++attempt) {
     uint64_t before = r.bits.load(std::memory_order_acquire);
     if (before & kBusy) continue;
-    HeapBlock b = Unpack(id, r, before);
+    HeapBlock b = Unpack(record, r, before);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (r.bits.load(std::memory_order_relaxed) != before) continue;
     *state = StateOf(before);
@@ -279,6 +278,45 @@ bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
     return true;
   }
   return false;
+}
+
+Record& RecordAt(uintptr_t at) { return *reinterpret_cast<Record*>(at); }
+
+}  // namespace
+
+void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
+  SetRecord(RecordOf(id), b, state);
+}
+
+RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_stack,
+                                    pid_t free_tid, uint64_t* size, uint32_t* alignment) {
+  if (id == 0 || id >= HandedOut()) return RecordState::kEmpty;
+  return MarkFreedRecord(RecordOf(id), base, free_stack, free_tid, size, alignment);
+}
+
+bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
+  if (id == 0 || id >= HandedOut()) return false;
+  return ReadRecord(RecordOf(id), id, out, state);
+}
+
+void BlockRecords::SetAt(uintptr_t at, const HeapBlock& block, RecordState state) {
+  SetRecord(RecordAt(at), block, state);
+}
+
+RecordState BlockRecords::MarkFreedAt(uintptr_t at, uintptr_t base, StackId free_stack,
+                                      pid_t free_tid, uint64_t* size) {
+  uint32_t alignment;
+  return MarkFreedRecord(RecordAt(at), base, free_stack, free_tid, size, &alignment);
+}
+
+bool BlockRecords::ReadAt(uintptr_t at, HeapBlock* out, RecordState* state) {
+  return ReadRecord(RecordAt(at), at, out, state);
+}
+
+void BlockRecords::SetStateAt(uintptr_t at, RecordState state) {
+  Record& r = RecordAt(at);
+  uint64_t bits = r.bits.load(std::memory_order_relaxed);
+  Write(r, WithState(bits, state), [](Record&) {});
 }
 
 bool BlockRecords::ForEachLiveStep(size_t* cursor, size_t max_ids, Visitor fn, void* ctx) {

@@ -47,6 +47,16 @@ class BlockRecords {
   // HeapBlock's record field is id; its state says live or freed (kAdopted reads as live).
   static bool Read(RecordId id, HeapBlock* out, RecordState* state);
 
+  // Records kept in place rather than in the array: the kInPlaceBytes at `at` (the start of
+  // a slab slot: see SlabBlocks), with the same layout, seqlock and rules, and no id. A
+  // HeapBlock read from one has `at` as its record; an all-zero one is empty.
+  static constexpr size_t kInPlaceBytes = 32;
+  static void SetAt(uintptr_t at, const HeapBlock& block, RecordState state);
+  static RecordState MarkFreedAt(uintptr_t at, uintptr_t base, StackId free_stack,
+                                 pid_t free_tid, uint64_t* size);
+  static bool ReadAt(uintptr_t at, HeapBlock* out, RecordState* state);
+  static void SetStateAt(uintptr_t at, RecordState state);
+
   // Visits the live records (not the adopted ones) among ids [*cursor, *cursor + max_ids)
   // and advances *cursor; false once past the last id handed out. No lock is held: fn sees
   // each record as it was at some moment of the walk.

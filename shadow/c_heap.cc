@@ -1,7 +1,9 @@
-// CHeap implementation: routes blocks between the guarded pool and glibc's allocator
-// (glibc's __libc_* entry points: the real allocator, which never calls back into ours).
-// An unguarded tracked block is glibc's block of header + size bytes; the user pointer
-// follows the header (or, for an alignment above 16, starts `alignment` bytes in).
+// CHeap implementation: routes blocks between the guarded pool, the slab heap and glibc's
+// allocator (glibc's __libc_* entry points: the real allocator, which never calls back into
+// ours). An unguarded tracked block is a slab block (slab_blocks.h) when it fits one, else
+// glibc's block of header + size bytes; the user pointer follows the header (or, for an
+// alignment above 16, starts `alignment` bytes in). The quarantine's keys are the blocks'
+// records: a slab block's record address, or a record id.
 #include "shadow/c_heap.h"
 
 #include <atomic>
@@ -14,7 +16,7 @@
 #include "shadow/guarded_pool.h"
 #include "shadow/options.h"
 #include "shadow/quarantine.h"
-#include "shadow/slab_heap.h"
+#include "shadow/slab_blocks.h"
 
 extern "C" {
 void* __libc_malloc(size_t size);
@@ -66,7 +68,6 @@ bool InjectedFailure() {
   return after > 0 && allocations.fetch_add(1, std::memory_order_relaxed) >= after;
 }
 
-// Glibc's memory, for the untracked blocks.
 void* GlibcAllocate(size_t size, size_t alignment, bool zero) {
   if (__builtin_expect(InjectedFailure(), 0)) {
     errno = ENOMEM;
@@ -79,56 +80,49 @@ void* GlibcAllocate(size_t size, size_t alignment, bool zero) {
   return p;
 }
 
-// The memory of a tracked unguarded block (header included): a slot when one fits.
-void* TrackedAllocate(size_t size, size_t alignment, bool zero) {
-  if (alignment <= 16 && !InjectedFailure()) {
-    if (void* p = SlabHeap::Allocate(size)) {
-      if (zero) memset(p, 0, size);
-      return p;
-    }
-  }
-  return GlibcAllocate(size, alignment, zero);
-}
-
-void TrackedRelease(void* p) {
-  if (SlabHeap::Contains(p)) return SlabHeap::Free(p);
-  __libc_free(p);
-}
-
 // Where the user pointer lies in glibc's block: room for the header, alignment kept.
 size_t HeaderOffset(size_t alignment) { return alignment <= 16 ? kHeaderBytes : alignment; }
 
 // The unguarded block whose user pointer is exactly ptr, with its record's state.
 bool Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
+  if (SlabBlocks::Contains(ptr)) return SlabBlocks::Lookup(ptr, out, state);
   RecordId id;
   return ReadHeader(ptr, &id) && BlockRecords::Read(id, out, state) &&
          out->base == ptr;
 }
 
-// Returns a block that left the quarantine (or was never held) to glibc.
-void ReleaseUnguarded(RecordId id) {
+// Returns a block that left the quarantine (or was never held) to the slab or to glibc.
+// key: the block's record (an id, or a slab block's record address).
+void ReleaseUnguarded(uintptr_t key) {
+  if (SlabBlocks::Contains(key)) return SlabBlocks::Release(key);
   uint32_t alignment;
-  uintptr_t base = BlockRecords::Release(id, &alignment);
-  if (base != 0) TrackedRelease(reinterpret_cast<void*>(base - HeaderOffset(alignment)));
+  uintptr_t base = BlockRecords::Release(static_cast<RecordId>(key), &alignment);
+  if (base != 0) __libc_free(reinterpret_cast<void*>(base - HeaderOffset(alignment)));
 }
 
-// The same for many blocks, in three passes so that their cache misses overlap: the
-// records, then glibc's chunk headers (which its free reads and writes), then the frees.
+// The same for many blocks. A slab block's release touches no memory of the block; for
+// the others three passes, so that their cache misses overlap: the records, then glibc's
+// chunk headers (which its free reads and writes), then the frees.
 void ReleaseUnguarded(const Quarantine::Entry* entries, int n) {
-  for (int i = 0; i < n; ++i) BlockRecords::Prefetch(static_cast<RecordId>(entries[i].key));
+  RecordId ids[Quarantine::kMaxEvictPerPush + kPendingFrees];
+  int k = 0;
+  for (int i = 0; i < n; ++i) {
+    if (SlabBlocks::Contains(entries[i].key)) {
+      SlabBlocks::Release(entries[i].key);
+    } else {
+      ids[k] = static_cast<RecordId>(entries[i].key);
+      BlockRecords::Prefetch(ids[k++]);
+    }
+  }
   void* blocks[Quarantine::kMaxEvictPerPush + kPendingFrees];
   int m = 0;
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < k; ++i) {
     uint32_t alignment;
-    uintptr_t base = BlockRecords::Release(static_cast<RecordId>(entries[i].key), &alignment);
+    uintptr_t base = BlockRecords::Release(ids[i], &alignment);
     if (base == 0) continue;
-    void* block = reinterpret_cast<void*>(base - HeaderOffset(alignment));
-    if (SlabHeap::Contains(block)) {  // touches no block memory
-      SlabHeap::Free(block);
-      continue;
-    }
-    blocks[m++] = block;
-    __builtin_prefetch(static_cast<char*>(block) - 16, 1);
+    blocks[m] = reinterpret_cast<void*>(base - HeaderOffset(alignment));
+    __builtin_prefetch(static_cast<char*>(blocks[m]) - 16, 1);
+    ++m;
   }
   for (int i = 0; i < m; ++i) __libc_free(blocks[i]);
 }
@@ -147,16 +141,16 @@ void PushPendingFreesAtExit() {
 }
 ThreadExitHook g_push_pending_frees(&PushPendingFreesAtExit);
 
-// The freed block id (of `bytes` in glibc's heap) enters the quarantine, or leaves at once
-// without one.
-void QuarantineFreed(RecordId id, uint64_t bytes, pid_t tid) {
-  if (!g_unguarded_quarantine_on) return ReleaseUnguarded(id);
+// The freed block of record key (of `bytes` of memory) enters the quarantine, or leaves at
+// once without one.
+void QuarantineFreed(uintptr_t key, uint64_t bytes, pid_t tid) {
+  if (!g_unguarded_quarantine_on) return ReleaseUnguarded(key);
   PendingFrees& p = t_pending;
   if (p.count == 0) {
     p.shard = static_cast<unsigned>(tid);
     if (!p.exit_armed) p.exit_armed = g_push_pending_frees.Arm();
   }
-  p.entries[p.count++] = {id, bytes};
+  p.entries[p.count++] = {key, bytes};
   if (p.count == kPendingFrees) PushPendingFrees(p);
 }
 
@@ -193,18 +187,37 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
       return p;
     }
   }
+  if (SlabBlocks::Fits(size, alignment)) {
+    if (__builtin_expect(InjectedFailure(), 0)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    HeapBlock b;
+    b.size = size;
+    b.alloc_stack = stack;
+    b.alloc_tid = tid;
+    b.origin = origin;
+    if (void* p = SlabBlocks::Allocate(b)) {
+      if (zero) {
+        memset(p, 0, size);
+      } else {
+        Fill(p, size);
+      }
+      return p;
+    }
+  }
   size_t offset = HeaderOffset(alignment);
   if (size > SIZE_MAX - offset) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* glibc_block = TrackedAllocate(size + offset, alignment, zero);
+  void* glibc_block = GlibcAllocate(size + offset, alignment, zero);
   if (!glibc_block) return nullptr;
   RecordId id = BlockRecords::Acquire();
   if (id == 0) {
     // Out of records: an untracked block's free would look invalid, so the allocation
     // fails instead, as it soon would without cgosan.
-    TrackedRelease(glibc_block);
+    __libc_free(glibc_block);
     errno = ENOMEM;
     return nullptr;
   }
@@ -234,9 +247,10 @@ void CHeap::ReleaseUnguardedRecords() {
   p.count = 0;
   for (QuarantineShard& shard : g_unguarded_quarantine) {
     Quarantine::Entry e;
-    while (shard.q.PopOldest(&e)) ReleaseUnguarded(static_cast<RecordId>(e.key));
+    while (shard.q.PopOldest(&e)) ReleaseUnguarded(e.key);
   }
   BlockRecords::AdoptAllLive();
+  SlabBlocks::AdoptAllLive();
 }
 
 bool CHeap::HasRecord(uintptr_t ptr) {
@@ -267,7 +281,8 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
   if (FreeUnguarded(addr, stack, tid)) return FreeVerdict::kOk;
   RecordState state;
   if (!Lookup(addr, block, &state)) {
-    *block_known = BlockRecords::FindContaining(addr, block);
+    *block_known = SlabBlocks::Contains(addr) ? SlabBlocks::FindContaining(addr, block)
+                                              : BlockRecords::FindContaining(addr, block);
     return FreeVerdict::kInvalidFree;
   }
   *block_known = true;
@@ -275,10 +290,23 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
 }
 
 bool CHeap::FreeUnguarded(uintptr_t ptr, StackId stack, pid_t tid) {
+  uint64_t size;
+  if (SlabBlocks::Contains(ptr)) {
+    uintptr_t record;
+    switch (SlabBlocks::MarkFreed(ptr, stack, tid, &size, &record)) {
+      case RecordState::kLive:
+        QuarantineFreed(record, size + SlabBlocks::kHeaderBytes, tid);
+        return true;
+      case RecordState::kAdopted:
+        SlabBlocks::ReleaseAdopted(record);
+        return true;
+      default:
+        return false;
+    }
+  }
   // Without a copy of the record: the header names it, the record agrees.
   RecordId id;
   if (!ReadHeader(ptr, &id)) return false;
-  uint64_t size;
   uint32_t alignment;
   switch (BlockRecords::MarkFreed(id, ptr, stack, tid, &size, &alignment)) {
     case RecordState::kLive:
@@ -301,8 +329,11 @@ bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
 bool CHeap::StillLive(const HeapBlock& seen) {
   HeapBlock now;
   RecordState state = RecordState::kLive;
-  bool live = seen.guarded ? GuardedPool::FindLive(seen.base, &now)
-                           : BlockRecords::Read(seen.record, &now, &state);
+  bool live = seen.guarded                        ? GuardedPool::FindLive(seen.base, &now)
+              : SlabBlocks::Contains(seen.record) ? SlabBlocks::Read(seen.record, &now, &state)
+                                                  : BlockRecords::Read(
+                                                        static_cast<RecordId>(seen.record), &now,
+                                                        &state);
   return live && state == RecordState::kLive && now.base == seen.base &&
          now.size == seen.size && now.alloc_stack == seen.alloc_stack &&
          now.alloc_tid == seen.alloc_tid && now.origin == seen.origin;
@@ -311,6 +342,22 @@ bool CHeap::StillLive(const HeapBlock& seen) {
 void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
   GuardedPool::ForEachLive(fn, ctx);
   BlockRecords::ForEachLive(fn, ctx);
+  size_t cursor = 0;
+  while (SlabBlocks::ForEachLiveStep(&cursor, size_t{1} << 16, fn, ctx)) {
+  }
+}
+
+bool CHeap::ForEachLiveUnguardedStep(size_t* cursor, size_t max_blocks,
+                                     void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
+  constexpr size_t kSlabPhase = size_t{1} << 63;  // the records' ids first, then the slots
+  if (!(*cursor & kSlabPhase)) {
+    if (!BlockRecords::ForEachLiveStep(cursor, max_blocks, fn, ctx)) *cursor = kSlabPhase;
+    return true;
+  }
+  size_t slab_cursor = *cursor & ~kSlabPhase;
+  bool more = SlabBlocks::ForEachLiveStep(&slab_cursor, max_blocks, fn, ctx);
+  *cursor = slab_cursor | kSlabPhase;
+  return more;
 }
 
 void CHeap::LockAllForFork() {

@@ -1,5 +1,6 @@
 // CHeap: the C heap model. Every block the program gets from malloc & co. is known here:
-// guarded blocks in the GuardedPool, the others served by glibc with a header in front
+// guarded blocks in the GuardedPool, blocks of up to 32 KiB in the slab heap with their
+// record in front (slab_blocks.h), the others served by glibc with a header in front
 // (block_header.h) that names their record (block_records.h); frees are validated and
 // quarantined. No reporting here: results say what happened and preload/ turns them into
 // findings.
@@ -14,6 +15,7 @@
 #include "shadow/block_records.h"
 #include "shadow/guarded_pool.h"
 #include "shadow/heap_block.h"
+#include "shadow/slab_blocks.h"
 
 namespace cgosan {
 
@@ -53,7 +55,8 @@ class CHeap {
   // came from AllocateUntracked or from before cgosan was ready, and belong to glibc.
   // Inline: every free in guard=sampled asks, and for glibc's blocks one load answers.
   static bool Tracks(uintptr_t ptr) {
-    return GuardedPool::Contains(ptr) || (MayHaveHeader(ptr) && HasRecord(ptr));
+    return GuardedPool::Contains(ptr) || SlabBlocks::Contains(ptr) ||
+           (MayHaveHeader(ptr) && HasRecord(ptr));
   }
   // Stops tracking the unguarded blocks recorded so far (those of the loader and libraries'
   // constructors, made before options were known), for guard=sampled and passive
@@ -76,11 +79,10 @@ class CHeap {
   // Every live block (guarded and unguarded), each table under its own lock: fn must not
   // allocate, lock or call back into the heap.
   static void ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx);
-  // The unguarded ones in bounded steps (see BlockRecords::ForEachLiveStep); no lock held.
+  // The unguarded ones in bounded steps (BlockRecords' ids, then the slab's slots: see
+  // their ForEachLiveStep) from *cursor (0 at first); false when done. No lock held.
   static bool ForEachLiveUnguardedStep(size_t* cursor, size_t max_blocks,
-                                       void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
-    return BlockRecords::ForEachLiveStep(cursor, max_blocks, fn, ctx);
-  }
+                                       void (*fn)(const HeapBlock& block, void* ctx), void* ctx);
 
   static void LockAllForFork();
   static void UnlockAllAfterFork();

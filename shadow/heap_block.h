@@ -27,7 +27,9 @@ struct HeapBlock {
   BlockState state = BlockState::kLive;
   BlockOrigin origin = BlockOrigin::kUnknown;
   bool guarded = false;
-  uint32_t record = 0;  // an unguarded block's record id (block_records.h); 0 for guarded ones
+  // An unguarded block's record: its id (block_records.h), or the address of its record in
+  // place for a slab block (slab_blocks.h); 0 for guarded ones.
+  uintptr_t record = 0;
 
   bool Contains(uintptr_t addr) const { return addr >= base && addr < base + (size ? size : 1); }
 };

@@ -17,7 +17,7 @@ using slab_internal::g_bytes;
 
 // Classes: 16-byte steps up to 256 B (1-16), then four per power of two up to 32 KiB
 // (17-44), so a block wastes at most a quarter of its slot past 256 B.
-constexpr unsigned kClasses = 45;
+constexpr unsigned kClasses = SlabHeap::kClasses;
 constexpr size_t kRegionBytes = size_t{1} << SlabHeap::kRegionShift;
 constexpr size_t kReservationBytes = size_t{kClasses} << SlabHeap::kRegionShift;
 static_assert(kReservationBytes >> 4 <= UINT32_MAX, "slot units must fit a uint32_t");
@@ -67,9 +67,9 @@ struct ThreadCache {
 __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 // A class's free slots beyond the threads' caches, as stacks of chains, one per arena. A
-// chain's head slot holds the next slot of its chain (word 0), the next chain's head
-// (word 1) and the chain's length (word 2); the other slots only word 0. Slots are at
-// least 16 bytes.
+// chain's head slot holds the next slot of its chain (link word 0), the next chain's head
+// (word 1) and the chain's length (word 2); the other slots only word 0. The link words
+// are a slot's last 12 bytes (slots are at least 16).
 //
 // Arenas: a thread hands its surplus to its arena's stack and refills from it first, so
 // that the slots threads use at once seldom end up side by side, sharing cache lines that
@@ -81,8 +81,8 @@ constexpr unsigned kArenas = 8;
 struct alignas(64) Central {
   SpinLock lock;
   uint32_t chains[kArenas] = {};  // heads of the first chains; 0: none (unit 0 is unused)
-  size_t fresh = 0;      // bytes of the region handed out so far
-  size_t committed = 0;  // bytes of the region made read-write
+  std::atomic<size_t> fresh{0};  // bytes of the region handed out so far (read unlocked)
+  size_t committed = 0;          // bytes of the region made read-write
 };
 Central g_central[kClasses];
 std::atomic<unsigned> g_next_arena{0};
@@ -94,9 +94,12 @@ unsigned ArenaOf(ThreadCache& t) {
 SpinLock g_reserve_lock;
 bool g_reserve_tried = false;
 
-uint32_t* Words(uint32_t unit) {
-  return reinterpret_cast<uint32_t*>(g_base.load(std::memory_order_relaxed) +
-                                     (uintptr_t{unit} << 4));
+void* SlotAt(uint32_t unit) {
+  return reinterpret_cast<void*>(g_base.load(std::memory_order_relaxed) + (uintptr_t{unit} << 4));
+}
+// A free slot's link words (see Central), of class c.
+uint32_t* Links(uint32_t unit, unsigned c) {
+  return reinterpret_cast<uint32_t*>(static_cast<char*>(SlotAt(unit)) + ClassBytes(c) - 12);
 }
 uint32_t UnitOf(const void* slot) {
   return static_cast<uint32_t>(
@@ -105,8 +108,8 @@ uint32_t UnitOf(const void* slot) {
 
 // Links slots[0..n) into one chain and puts it on c's stack for arena.
 void PushChain(unsigned c, unsigned arena, const uint32_t* slots, uint32_t n) {
-  for (uint32_t i = 0; i + 1 < n; ++i) Words(slots[i])[0] = slots[i + 1];
-  uint32_t* head = Words(slots[0]);
+  for (uint32_t i = 0; i + 1 < n; ++i) Links(slots[i], c)[0] = slots[i + 1];
+  uint32_t* head = Links(slots[0], c);
   head[0] = n > 1 ? slots[1] : 0;
   head[2] = n;
   Central& k = g_central[c];
@@ -130,10 +133,11 @@ ThreadExitHook g_drain_at_exit(&DrainThreadCache);
 bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
   size_t size = ClassBytes(c);
   size_t want = Moved(c);
-  if (k.fresh + want * size > kRegionBytes) want = (kRegionBytes - k.fresh) / size;
+  size_t fresh = k.fresh.load(std::memory_order_relaxed);
+  if (fresh + want * size > kRegionBytes) want = (kRegionBytes - fresh) / size;
   if (want == 0) return false;  // the class's region is full: glibc serves the rest
-  uintptr_t region = g_base.load(std::memory_order_relaxed) + (uintptr_t{c} << SlabHeap::kRegionShift);
-  size_t end = k.fresh + want * size;
+  uintptr_t region = SlabHeap::RegionOf(c);
+  size_t end = fresh + want * size;
   if (end > k.committed) {
     size_t to = RoundUp(end, kCommitBytes);
     if (to > kRegionBytes) to = kRegionBytes;
@@ -141,14 +145,14 @@ bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
                          PROT_READ | PROT_WRITE) == 0) {
       k.committed = to;
     }
-    if (end > k.committed) want = (k.committed - k.fresh) / size;
+    if (end > k.committed) want = (k.committed - fresh) / size;
     if (want == 0) return false;
   }
   // Reversed, so that the cache hands them out in address order.
   for (size_t i = want; i-- > 0;) {
-    cc.slot[cc.count++] = UnitOf(reinterpret_cast<void*>(region + k.fresh + i * size));
+    cc.slot[cc.count++] = UnitOf(reinterpret_cast<void*>(region + fresh + i * size));
   }
-  k.fresh += want * size;
+  k.fresh.store(fresh + want * size, std::memory_order_release);
   return true;
 }
 
@@ -169,11 +173,11 @@ __attribute__((noinline)) bool Refill(unsigned c, ClassCache& cc) {
       head = k.chains[arena];
     }
     if (head == 0) return CarveLocked(c, k, cc);
-    k.chains[arena] = Words(head)[1];
+    k.chains[arena] = Links(head, c)[1];
   }
   // Walked outside the lock: the chain is this thread's now, and its slots are cold.
-  uint32_t n = Words(head)[2];
-  for (uint32_t i = 0, u = head; i < n; ++i, u = Words(u)[0]) cc.slot[cc.count++] = u;
+  uint32_t n = Links(head, c)[2];
+  for (uint32_t i = 0, u = head; i < n; ++i, u = Links(u, c)[0]) cc.slot[cc.count++] = u;
   return true;
 }
 
@@ -204,7 +208,7 @@ __attribute__((noinline)) void* AllocateSlow(size_t bytes) {
   unsigned c = ClassOf(bytes);
   ClassCache& cc = t_cache.classes[c];
   if (cc.count == 0 && !Refill(c, cc)) return nullptr;
-  return Words(cc.slot[--cc.count]);
+  return SlotAt(cc.slot[--cc.count]);
 }
 
 __attribute__((noinline)) void FreeSlow(unsigned c, uint32_t unit) {
@@ -222,7 +226,7 @@ void* SlabHeap::Allocate(size_t bytes) {
   if (__builtin_expect(cc.count == 0 || g_bytes.load(std::memory_order_relaxed) == 0, 0)) {
     return AllocateSlow(bytes);
   }
-  return Words(cc.slot[--cc.count]);
+  return SlotAt(cc.slot[--cc.count]);
 }
 
 void SlabHeap::Free(void* slot) {
@@ -231,6 +235,43 @@ void SlabHeap::Free(void* slot) {
   ClassCache& cc = t_cache.classes[c];
   if (__builtin_expect(cc.count == kLimits.limit[c], 0)) return FreeSlow(c, unit);
   cc.slot[cc.count++] = unit;
+}
+
+size_t SlabHeap::SlotBytes(unsigned c) { return ClassBytes(c); }
+
+size_t SlabHeap::CarvedSlots(unsigned c) {
+  return g_central[c].fresh.load(std::memory_order_acquire) / ClassBytes(c);
+}
+
+namespace {
+// Per class: the slot size, and ceil(2^48 / it): an offset below 2^28 times that, shifted
+// by 48, is the exact quotient (the error, below 2^-20, never reaches the next integer for
+// slots below 2^20). Tables, because a free asks.
+struct SlotGeometry {
+  uint64_t bytes[kClasses];
+  uint64_t reciprocal[kClasses];
+  constexpr SlotGeometry() : bytes(), reciprocal() {
+    for (unsigned c = 1; c < kClasses; ++c) {
+      bytes[c] = ClassBytes(c);
+      reciprocal[c] = ((uint64_t{1} << 48) + bytes[c] - 1) / bytes[c];
+    }
+  }
+};
+constexpr SlotGeometry kGeometry;
+}  // namespace
+
+bool SlabHeap::SlotOf(uintptr_t addr, uintptr_t* slot, unsigned* c) {
+  if (!Contains(reinterpret_cast<void*>(addr))) return false;
+  uintptr_t off = addr - g_base.load(std::memory_order_relaxed);
+  unsigned cls = static_cast<unsigned>(off >> kRegionShift);
+  uint64_t in_region = off & (kRegionBytes - 1);
+  uint64_t index = static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(in_region) * kGeometry.reciprocal[cls]) >> 48);
+  uint64_t slot_off = index * kGeometry.bytes[cls];
+  if (cls == 0 || slot_off >= g_central[cls].fresh.load(std::memory_order_acquire)) return false;
+  *slot = RegionOf(cls) + slot_off;
+  *c = cls;
+  return true;
 }
 
 void SlabHeap::LockAll() {

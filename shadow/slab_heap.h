@@ -12,7 +12,9 @@
 // Layout: one reservation, a region of kRegionBytes per size class (so a slot's class is
 // its distance from the base, shifted), committed 1 MiB at a time as slots are first handed
 // out, never returned to the kernel. Free slots wait in per-thread caches; full halves of a
-// cache move to and from the class's central list as chains linked through the slots.
+// cache move to and from the class's central list as chains linked through the last 12
+// bytes of each slot (so a free slot's first bytes keep what its last block left there:
+// SlabBlocks keeps its record in them).
 // Without the reservation (an address-space limit), or when a class's region is full,
 // Allocate returns nullptr and the caller uses glibc.
 #pragma once
@@ -32,6 +34,7 @@ class SlabHeap {
  public:
   static constexpr size_t kMaxSlotBytes = 32768;
   static constexpr int kRegionShift = 28;  // 256 MiB of slots per class
+  static constexpr unsigned kClasses = 45;
 
   // A 16-byte aligned slot of at least bytes (not zeroed), or nullptr (see above).
   static void* Allocate(size_t bytes);
@@ -43,6 +46,16 @@ class SlabHeap {
                slab_internal::g_base.load(std::memory_order_relaxed) <
            slab_internal::g_bytes.load(std::memory_order_relaxed);
   }
+  // The layout, for walking every slot handed out so far (SlabBlocks' audits): class c's
+  // slots are SlotBytes(c) apart from RegionOf(c); the first CarvedSlots(c) were handed out.
+  static size_t SlotBytes(unsigned c);
+  static uintptr_t RegionOf(unsigned c) {
+    return slab_internal::g_base.load(std::memory_order_relaxed) + (uintptr_t{c} << kRegionShift);
+  }
+  static size_t CarvedSlots(unsigned c);
+  // The slot handed out once that contains addr (its start in *slot, its class in *c).
+  static bool SlotOf(uintptr_t addr, uintptr_t* slot, unsigned* c);
+
   // fork(): every class's lock is held across it.
   static void LockAll();
   static void UnlockAll();
