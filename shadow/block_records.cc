@@ -249,7 +249,8 @@ void SetRecord(Record& rec, const HeapBlock& b, RecordState state) {
   });
 }
 
-RecordState MarkFreedRecord(Record& r, uintptr_t base, StackId free_stack, pid_t free_tid,
+// Inline: MarkFreed and MarkFreedAt (every free of a slab block) are each no more than this.
+__attribute__((always_inline)) inline RecordState MarkFreedRecord(Record& r, uintptr_t base, StackId free_stack, pid_t free_tid,
                             uint64_t* size, uint32_t* alignment) {
   // The owner's own record: no other writer, so plain loads are a consistent view.
   uint64_t bits = r.bits.load(std::memory_order_relaxed);
@@ -311,6 +312,19 @@ RecordState BlockRecords::MarkFreedAt(uintptr_t at, uintptr_t base, StackId free
 
 bool BlockRecords::ReadAt(uintptr_t at, HeapBlock* out, RecordState* state) {
   return ReadRecord(RecordAt(at), at, out, state);
+}
+
+void BlockRecords::SetLiveAt(uintptr_t at, uintptr_t base, uint64_t size, StackId stack,
+                             pid_t tid, BlockOrigin origin) {
+  uint64_t fields = (size & kSizeMask) | StateBits(RecordState::kLive) |
+                    uint64_t{static_cast<uint8_t>(origin) & 7u} << kOriginShift;
+  Write(RecordAt(at), fields, [=](Record& r) {
+    r.base.store(base, std::memory_order_relaxed);
+    r.alloc_stack.store(stack, std::memory_order_relaxed);
+    r.free_stack.store(0, std::memory_order_relaxed);
+    r.alloc_tid.store(tid, std::memory_order_relaxed);
+    r.free_tid.store(0, std::memory_order_relaxed);
+  });
 }
 
 void BlockRecords::SetStateAt(uintptr_t at, RecordState state) {

@@ -192,12 +192,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
       errno = ENOMEM;
       return nullptr;
     }
-    HeapBlock b;
-    b.size = size;
-    b.alloc_stack = stack;
-    b.alloc_tid = tid;
-    b.origin = origin;
-    if (void* p = SlabBlocks::Allocate(b)) {
+    if (void* p = SlabBlocks::Allocate(size, stack, tid, origin)) {
       if (zero) {
         memset(p, 0, size);
       } else {

@@ -5,29 +5,6 @@
 
 namespace cgosan {
 
-void* SlabBlocks::Allocate(const HeapBlock& block) {
-  // At least a byte past the record, so that a block's start lies in its own slot.
-  void* slot = SlabHeap::Allocate((block.size ? block.size : 1) + kHeaderBytes);
-  if (!slot) return nullptr;
-  uintptr_t at = reinterpret_cast<uintptr_t>(slot);
-  HeapBlock b = block;
-  b.base = at + kHeaderBytes;
-  b.alignment = 0;
-  b.free_stack = 0;
-  b.free_tid = 0;
-  BlockRecords::SetAt(at, b, RecordState::kLive);
-  return reinterpret_cast<void*>(b.base);
-}
-
-RecordState SlabBlocks::MarkFreed(uintptr_t ptr, StackId free_stack, pid_t free_tid,
-                                  uint64_t* size, uintptr_t* record) {
-  uintptr_t slot;
-  unsigned c;
-  if (!SlabHeap::SlotOf(ptr, &slot, &c) || ptr != slot + kHeaderBytes) return RecordState::kEmpty;
-  *record = slot;
-  return BlockRecords::MarkFreedAt(slot, ptr, free_stack, free_tid, size);
-}
-
 void SlabBlocks::ReleaseAdopted(uintptr_t record) {
   BlockRecords::SetStateAt(record, RecordState::kEmpty);
   Release(record);
@@ -35,16 +12,14 @@ void SlabBlocks::ReleaseAdopted(uintptr_t record) {
 
 bool SlabBlocks::Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
   uintptr_t slot;
-  unsigned c;
-  return SlabHeap::SlotOf(ptr, &slot, &c) && ptr == slot + kHeaderBytes &&
+  return SlabHeap::SlotOf(ptr, &slot) && ptr == slot + kHeaderBytes &&
          Read(slot, out, state) && out->base == ptr;
 }
 
 bool SlabBlocks::FindContaining(uintptr_t addr, HeapBlock* out) {
   uintptr_t slot;
-  unsigned c;
   RecordState state;
-  return SlabHeap::SlotOf(addr, &slot, &c) && Read(slot, out, &state) && out->Contains(addr);
+  return SlabHeap::SlotOf(addr, &slot) && Read(slot, out, &state) && out->Contains(addr);
 }
 
 bool SlabBlocks::ForEachLiveStep(size_t* cursor, size_t max_slots, BlockRecords::Visitor fn,

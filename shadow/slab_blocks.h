@@ -25,9 +25,16 @@ class SlabBlocks {
   static bool Fits(size_t size, size_t alignment) {
     return alignment <= 16 && size <= SlabHeap::kMaxSlotBytes - kHeaderBytes;
   }
-  // A live block of `block.size` bytes (not filled) with block's stacks, tid and origin;
-  // nullptr when the slab cannot serve it.
-  static void* Allocate(const HeapBlock& block);
+  // A live block of size bytes (not filled); nullptr when the slab cannot serve it.
+  // Inline, as MarkFreed: they are all of malloc's and free's work on a slab block.
+  static void* Allocate(size_t size, StackId stack, pid_t tid, BlockOrigin origin) {
+    // At least a byte past the record, so that a block's start lies in its own slot.
+    void* slot = SlabHeap::Allocate((size ? size : 1) + kHeaderBytes);
+    if (!slot) return nullptr;
+    uintptr_t at = reinterpret_cast<uintptr_t>(slot);
+    BlockRecords::SetLiveAt(at, at + kHeaderBytes, size, stack, tid, origin);
+    return reinterpret_cast<void*>(at + kHeaderBytes);
+  }
   // Whether ptr may be a slab block: the reservation contains it.
   static bool Contains(uintptr_t ptr) { return SlabHeap::Contains(reinterpret_cast<void*>(ptr)); }
 
@@ -35,7 +42,12 @@ class SlabBlocks {
   // returns kLive with its *size and its *record (the quarantine's key); kAdopted: the same,
   // for a block cgosan no longer tracks (release it at once); anything else changes nothing.
   static RecordState MarkFreed(uintptr_t ptr, StackId free_stack, pid_t free_tid,
-                               uint64_t* size, uintptr_t* record);
+                               uint64_t* size, uintptr_t* record) {
+    uintptr_t slot;
+    if (!SlabHeap::SlotOf(ptr, &slot) || ptr != slot + kHeaderBytes) return RecordState::kEmpty;
+    *record = slot;
+    return BlockRecords::MarkFreedAt(slot, ptr, free_stack, free_tid, size);
+  }
   // The block whose record is at `record` leaves the quarantine: its slot goes back to the
   // slab, its record stays (freed) until the slot is reused.
   static void Release(uintptr_t record) { SlabHeap::Free(reinterpret_cast<void*>(record)); }

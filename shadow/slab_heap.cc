@@ -12,11 +12,11 @@
 namespace cgosan {
 namespace {
 
+using slab_internal::ClassBytes;
 using slab_internal::g_base;
 using slab_internal::g_bytes;
+using slab_internal::g_carved;
 
-// Classes: 16-byte steps up to 256 B (1-16), then four per power of two up to 32 KiB
-// (17-44), so a block wastes at most a quarter of its slot past 256 B.
 constexpr unsigned kClasses = SlabHeap::kClasses;
 constexpr size_t kRegionBytes = size_t{1} << SlabHeap::kRegionShift;
 constexpr size_t kReservationBytes = size_t{kClasses} << SlabHeap::kRegionShift;
@@ -29,11 +29,6 @@ constexpr unsigned ClassOf(size_t n) {
   return 17 + (l - 8) * 4 + static_cast<unsigned>((n - 1 - (size_t{1} << l)) >> (l - 2));
 }
 
-constexpr size_t ClassBytes(unsigned c) {
-  if (c <= 16) return size_t{c} * 16;
-  unsigned k = c - 17, l = 8 + k / 4;
-  return (size_t{1} << l) + (k % 4 + 1) * (size_t{1} << (l - 2));
-}
 static_assert(ClassOf(SlabHeap::kMaxSlotBytes) == kClasses - 1, "the last class");
 static_assert(ClassBytes(kClasses - 1) == SlabHeap::kMaxSlotBytes, "the last class");
 static_assert(ClassOf(257) == 17 && ClassBytes(17) == 320 && ClassOf(513) == 21, "classes");
@@ -81,8 +76,7 @@ constexpr unsigned kArenas = 8;
 struct alignas(64) Central {
   SpinLock lock;
   uint32_t chains[kArenas] = {};  // heads of the first chains; 0: none (unit 0 is unused)
-  std::atomic<size_t> fresh{0};  // bytes of the region handed out so far (read unlocked)
-  size_t committed = 0;          // bytes of the region made read-write
+  size_t committed = 0;  // bytes of the region made read-write (g_carved: handed out)
 };
 Central g_central[kClasses];
 std::atomic<unsigned> g_next_arena{0};
@@ -133,7 +127,7 @@ ThreadExitHook g_drain_at_exit(&DrainThreadCache);
 bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
   size_t size = ClassBytes(c);
   size_t want = Moved(c);
-  size_t fresh = k.fresh.load(std::memory_order_relaxed);
+  size_t fresh = g_carved[c].load(std::memory_order_relaxed);
   if (fresh + want * size > kRegionBytes) want = (kRegionBytes - fresh) / size;
   if (want == 0) return false;  // the class's region is full: glibc serves the rest
   uintptr_t region = SlabHeap::RegionOf(c);
@@ -152,7 +146,7 @@ bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
   for (size_t i = want; i-- > 0;) {
     cc.slot[cc.count++] = UnitOf(reinterpret_cast<void*>(region + fresh + i * size));
   }
-  k.fresh.store(fresh + want * size, std::memory_order_release);
+  g_carved[c].store(fresh + want * size, std::memory_order_release);
   return true;
 }
 
@@ -239,43 +233,6 @@ void SlabHeap::Free(void* slot) {
   ClassCache& cc = t_cache.classes[c];
   if (__builtin_expect(cc.count == kLimits.limit[c], 0)) return FreeSlow(c, unit);
   cc.slot[cc.count++] = unit;
-}
-
-size_t SlabHeap::SlotBytes(unsigned c) { return ClassBytes(c); }
-
-size_t SlabHeap::CarvedSlots(unsigned c) {
-  return g_central[c].fresh.load(std::memory_order_acquire) / ClassBytes(c);
-}
-
-namespace {
-// Per class: the slot size, and ceil(2^48 / it): an offset below 2^28 times that, shifted
-// by 48, is the exact quotient (the error, below 2^-20, never reaches the next integer for
-// slots below 2^20). Tables, because a free asks.
-struct SlotGeometry {
-  uint64_t bytes[kClasses];
-  uint64_t reciprocal[kClasses];
-  constexpr SlotGeometry() : bytes(), reciprocal() {
-    for (unsigned c = 1; c < kClasses; ++c) {
-      bytes[c] = ClassBytes(c);
-      reciprocal[c] = ((uint64_t{1} << 48) + bytes[c] - 1) / bytes[c];
-    }
-  }
-};
-constexpr SlotGeometry kGeometry;
-}  // namespace
-
-bool SlabHeap::SlotOf(uintptr_t addr, uintptr_t* slot, unsigned* c) {
-  if (!Contains(reinterpret_cast<void*>(addr))) return false;
-  uintptr_t off = addr - g_base.load(std::memory_order_relaxed);
-  unsigned cls = static_cast<unsigned>(off >> kRegionShift);
-  uint64_t in_region = off & (kRegionBytes - 1);
-  uint64_t index = static_cast<uint64_t>(
-      (static_cast<unsigned __int128>(in_region) * kGeometry.reciprocal[cls]) >> 48);
-  uint64_t slot_off = index * kGeometry.bytes[cls];
-  if (cls == 0 || slot_off >= g_central[cls].fresh.load(std::memory_order_acquire)) return false;
-  *slot = RegionOf(cls) + slot_off;
-  *c = cls;
-  return true;
 }
 
 void SlabHeap::LockAll() {

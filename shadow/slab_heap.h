@@ -25,16 +25,41 @@
 
 namespace cgosan {
 
-namespace slab_internal {  // SlabHeap's reservation, here only for the inline Contains
+namespace slab_internal {  // SlabHeap's layout, here only for its inline functions
 inline std::atomic<uintptr_t> g_base{0};
 inline std::atomic<uintptr_t> g_bytes{0};  // 0 until reserved
+constexpr unsigned kClasses = 45;
+// Bytes of each class's region handed out so far (the rest is not committed).
+inline std::atomic<size_t> g_carved[kClasses];
+
+// Classes: 16-byte steps up to 256 B (1-16), then four per power of two up to 32 KiB
+// (17-44), so a block wastes at most a quarter of its slot past 256 B.
+constexpr size_t ClassBytes(unsigned c) {
+  if (c <= 16) return size_t{c} * 16;
+  unsigned k = c - 17, l = 8 + k / 4;
+  return (size_t{1} << l) + (k % 4 + 1) * (size_t{1} << (l - 2));
+}
+// Per class: the slot size, and ceil(2^48 / it): an offset below 2^28 times that, shifted
+// by 48, is the exact quotient (the error, below 2^-20, never reaches the next integer for
+// slots below 2^20). Tables, because every free asks.
+struct SlotGeometry {
+  uint64_t bytes[kClasses];
+  uint64_t reciprocal[kClasses];
+  constexpr SlotGeometry() : bytes(), reciprocal() {
+    for (unsigned c = 1; c < kClasses; ++c) {
+      bytes[c] = ClassBytes(c);
+      reciprocal[c] = ((uint64_t{1} << 48) + bytes[c] - 1) / bytes[c];
+    }
+  }
+};
+inline constexpr SlotGeometry kGeometry;
 }  // namespace slab_internal
 
 class SlabHeap {
  public:
   static constexpr size_t kMaxSlotBytes = 32768;
   static constexpr int kRegionShift = 28;  // 256 MiB of slots per class
-  static constexpr unsigned kClasses = 45;
+  static constexpr unsigned kClasses = slab_internal::kClasses;
 
   // A 16-byte aligned slot of at least bytes (not zeroed), or nullptr (see above).
   static void* Allocate(size_t bytes);
@@ -48,13 +73,28 @@ class SlabHeap {
   }
   // The layout, for walking every slot handed out so far (SlabBlocks' audits): class c's
   // slots are SlotBytes(c) apart from RegionOf(c); the first CarvedSlots(c) were handed out.
-  static size_t SlotBytes(unsigned c);
+  static size_t SlotBytes(unsigned c) { return slab_internal::kGeometry.bytes[c]; }
   static uintptr_t RegionOf(unsigned c) {
     return slab_internal::g_base.load(std::memory_order_relaxed) + (uintptr_t{c} << kRegionShift);
   }
-  static size_t CarvedSlots(unsigned c);
-  // The slot handed out once that contains addr (its start in *slot, its class in *c).
-  static bool SlotOf(uintptr_t addr, uintptr_t* slot, unsigned* c);
+  static size_t CarvedSlots(unsigned c) {
+    return c == 0 ? 0 : slab_internal::g_carved[c].load(std::memory_order_acquire) / SlotBytes(c);
+  }
+  // The slot handed out once that contains addr (its start in *slot). Inline: every free
+  // of a slab block asks.
+  static bool SlotOf(uintptr_t addr, uintptr_t* slot) {
+    using namespace slab_internal;
+    uintptr_t off = addr - g_base.load(std::memory_order_relaxed);
+    if (off >= g_bytes.load(std::memory_order_relaxed)) return false;
+    unsigned c = static_cast<unsigned>(off >> kRegionShift);
+    uint64_t in_region = off & ((uint64_t{1} << kRegionShift) - 1);
+    uint64_t index = static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(in_region) * kGeometry.reciprocal[c]) >> 48);
+    uint64_t slot_off = index * kGeometry.bytes[c];
+    if (c == 0 || slot_off >= g_carved[c].load(std::memory_order_acquire)) return false;
+    *slot = RegionOf(c) + slot_off;
+    return true;
+  }
 
   // fork(): every class's lock is held across it.
   static void LockAll();

@@ -11,13 +11,8 @@
 namespace cgosan {
 namespace {
 
-HeapBlock Proto(size_t size, StackId stack) {
-  HeapBlock b;
-  b.size = size;
-  b.alloc_stack = stack;
-  b.alloc_tid = 7;
-  b.origin = BlockOrigin::kUnderGo;
-  return b;
+void* New(size_t size, StackId stack) {
+  return SlabBlocks::Allocate(size, stack, 7, BlockOrigin::kUnderGo);
 }
 
 uintptr_t Addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
@@ -26,7 +21,7 @@ TEST(SlabBlocksTest, TheRecordInFrontIsTheBlocks) {
   constexpr size_t kLargest = SlabHeap::kMaxSlotBytes - SlabBlocks::kHeaderBytes;
   for (size_t size : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{100}, size_t{4000}, kLargest}) {
     ASSERT_TRUE(SlabBlocks::Fits(size, 16));
-    void* p = SlabBlocks::Allocate(Proto(size, 11));
+    void* p = New(size, 11);
     ASSERT_NE(p, nullptr) << size;
     uintptr_t ptr = Addr(p);
     EXPECT_EQ(ptr % 16, 0u);
@@ -58,14 +53,14 @@ TEST(SlabBlocksTest, TheRecordInFrontIsTheBlocks) {
 }
 
 TEST(SlabBlocksTest, AFreedRecordOutlivesTheQuarantineUntilTheSlotIsReused) {
-  void* p = SlabBlocks::Allocate(Proto(200, 1));
+  void* p = New(200, 1);
   uintptr_t ptr = Addr(p);
   uint64_t size;
   uintptr_t record;
   ASSERT_EQ(SlabBlocks::MarkFreed(ptr, 2, 1, &size, &record), RecordState::kLive);
   SlabBlocks::Release(record);  // the quarantine let it go
   EXPECT_EQ(SlabBlocks::MarkFreed(ptr, 3, 1, &size, &record), RecordState::kFreed);
-  void* again = SlabBlocks::Allocate(Proto(199, 4));  // the same class: the same slot
+  void* again = New(199, 4);  // the same class: the same slot
   ASSERT_EQ(again, p);
   HeapBlock b;
   RecordState state;
@@ -79,7 +74,7 @@ TEST(SlabBlocksTest, AFreedRecordOutlivesTheQuarantineUntilTheSlotIsReused) {
 }
 
 TEST(SlabBlocksTest, InteriorPointersAreNoBlocksStart) {
-  uintptr_t ptr = Addr(SlabBlocks::Allocate(Proto(100, 1)));
+  uintptr_t ptr = Addr(New(100, 1));
   uint64_t size;
   uintptr_t record;
   HeapBlock b;
@@ -106,7 +101,7 @@ void Collect(const HeapBlock& b, void* ctx) {
 TEST(SlabBlocksTest, TheWalkSeesEveryLiveBlockOnce) {
   std::set<uintptr_t> live, freed;
   for (int i = 0; i < 3000; ++i) {
-    uintptr_t p = Addr(SlabBlocks::Allocate(Proto(16 + (i * 37) % 3000, 1)));
+    uintptr_t p = Addr(New(16 + (i * 37) % 3000, 1));
     ASSERT_NE(p, 0u);
     live.insert(p);
   }
@@ -132,7 +127,7 @@ TEST(SlabBlocksTest, TheWalkSeesEveryLiveBlockOnce) {
 }
 
 TEST(SlabBlocksTest, AdoptedBlocksAreFreedOnceAndNotWalked) {
-  uintptr_t p = Addr(SlabBlocks::Allocate(Proto(64, 1)));
+  uintptr_t p = Addr(New(64, 1));
   SlabBlocks::AdoptAllLive();
   std::multiset<uintptr_t> seen;
   size_t cursor = 0;
