@@ -10,6 +10,9 @@
 #include "shadow/base/thread_exit_hook.h"
 
 namespace cgosan {
+
+std::atomic<size_t> slab_internal::g_carved[kClasses];
+
 namespace {
 
 using slab_internal::ClassBytes;

@@ -29,8 +29,9 @@ namespace slab_internal {  // SlabHeap's layout, here only for its inline functi
 inline std::atomic<uintptr_t> g_base{0};
 inline std::atomic<uintptr_t> g_bytes{0};  // 0 until reserved
 constexpr unsigned kClasses = 45;
-// Bytes of each class's region handed out so far (the rest is not committed).
-inline std::atomic<size_t> g_carved[kClasses];
+// Bytes of each class's region handed out so far (the rest is not committed). Defined in
+// slab_heap.cc: as an inline variable it would get a dynamic initializer in every file.
+extern std::atomic<size_t> g_carved[kClasses];
 
 // Classes: 16-byte steps up to 256 B (1-16), then four per power of two up to 32 KiB
 // (17-44), so a block wastes at most a quarter of its slot past 256 B.
