@@ -1,4 +1,4 @@
-// SlabHeap implementation: size classes, the per-thread caches and the central chains.
+// SlabHeap implementation: size classes, the per-thread caches and the central batches.
 // A slot is named by its distance from the base in 16-byte units (a uint32_t: the
 // reservation is below 64 GiB), so a thread's caches fit in a few KiB of static TLS.
 #include "shadow/slab_heap.h"
@@ -64,10 +64,9 @@ struct ThreadCache {
 // initial-exec: the preload's TLS is static, and an access must never call __tls_get_addr.
 __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
-// A class's free slots beyond the threads' caches, as stacks of chains, one per arena. A
-// chain's head slot holds the next slot of its chain (link word 0), the next chain's head
-// (word 1) and the chain's length (word 2); the other slots only word 0. The link words
-// are a slot's last 12 bytes (slots are at least 16).
+// A class's free slots beyond the threads' caches, in batches (the units of up to a cache's
+// worth), a stack of them per arena. Batches live in cgosan's own memory, not in the free
+// slots: those are cold, and a list through them cost a cache miss per slot.
 //
 // Arenas: a thread hands its surplus to its arena's stack and refills from it first, so
 // that the slots threads use at once seldom end up side by side, sharing cache lines that
@@ -76,9 +75,14 @@ __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 // Fresh slots come in runs of whole cache lines (16 slots of a multiple of 16 bytes, or
 // slots of a multiple of 64).
 constexpr unsigned kArenas = 8;
+struct Batch {
+  Batch* next;
+  uint32_t count;
+  uint32_t units[kCacheSlots];
+};
 struct alignas(64) Central {
   SpinLock lock;
-  uint32_t chains[kArenas] = {};  // heads of the first chains; 0: none (unit 0 is unused)
+  Batch* batches[kArenas] = {};
   size_t committed = 0;  // bytes of the region made read-write (g_carved: handed out)
 };
 Central g_central[kClasses];
@@ -91,28 +95,55 @@ unsigned ArenaOf(ThreadCache& t) {
 SpinLock g_reserve_lock;
 bool g_reserve_tried = false;
 
+// Empty batches, and the chunk new ones are cut from.
+constexpr size_t kBatchChunkBytes = size_t{1} << 20;
+SpinLock g_batch_lock;
+Batch* g_spare_batches = nullptr;
+char* g_batch_chunk = nullptr;
+size_t g_batch_chunk_left = 0;
+
+Batch* NewBatch() {
+  SpinLockGuard guard(g_batch_lock);
+  if (Batch* b = g_spare_batches) {
+    g_spare_batches = b->next;
+    return b;
+  }
+  if (g_batch_chunk_left < sizeof(Batch)) {
+    g_batch_chunk = static_cast<char*>(InternalMmap(kBatchChunkBytes));
+    if (!g_batch_chunk) return nullptr;
+    g_batch_chunk_left = kBatchChunkBytes;
+  }
+  auto* b = reinterpret_cast<Batch*>(g_batch_chunk);
+  g_batch_chunk += sizeof(Batch);
+  g_batch_chunk_left -= sizeof(Batch);
+  return b;
+}
+
+void DeleteBatch(Batch* b) {
+  SpinLockGuard guard(g_batch_lock);
+  b->next = g_spare_batches;
+  g_spare_batches = b;
+}
+
 void* SlotAt(uint32_t unit) {
   return reinterpret_cast<void*>(g_base.load(std::memory_order_relaxed) + (uintptr_t{unit} << 4));
-}
-// A free slot's link words (see Central), of class c.
-uint32_t* Links(uint32_t unit, unsigned c) {
-  return reinterpret_cast<uint32_t*>(static_cast<char*>(SlotAt(unit)) + ClassBytes(c) - 12);
 }
 uint32_t UnitOf(const void* slot) {
   return static_cast<uint32_t>(
       (reinterpret_cast<uintptr_t>(slot) - g_base.load(std::memory_order_relaxed)) >> 4);
 }
 
-// Links slots[0..n) into one chain and puts it on c's stack for arena.
-void PushChain(unsigned c, unsigned arena, const uint32_t* slots, uint32_t n) {
-  for (uint32_t i = 0; i + 1 < n; ++i) Links(slots[i], c)[0] = slots[i + 1];
-  uint32_t* head = Links(slots[0], c);
-  head[0] = n > 1 ? slots[1] : 0;
-  head[2] = n;
+// Puts slots units[0..n) of class c on arena's stack. Without memory for a batch (the
+// process is out of it) they are lost: never handed out twice.
+void PushBatch(unsigned c, unsigned arena, const uint32_t* units, uint32_t n) {
+  Batch* b = NewBatch();
+  if (!b) return;
+  b->count = n;
+  for (uint32_t i = 0; i < n; ++i) b->units[i] = units[i];
   Central& k = g_central[c];
   SpinLockGuard guard(k.lock);
-  head[1] = k.chains[arena];
-  k.chains[arena] = slots[0];
+  b->next = k.batches[arena];
+  k.batches[arena] = b;
 }
 
 void DrainThreadCache() {
@@ -120,7 +151,7 @@ void DrainThreadCache() {
   t.exit_armed = false;
   for (unsigned c = 0; c < kClasses; ++c) {
     ClassCache& cc = t.classes[c];
-    if (cc.count > 0) PushChain(c, ArenaOf(t), cc.slot, cc.count);
+    if (cc.count > 0) PushBatch(c, ArenaOf(t), cc.slot, cc.count);
     cc.count = 0;
   }
 }
@@ -153,28 +184,27 @@ bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
   return true;
 }
 
-// cc (of class c) is empty: a chain from an arena, else fresh slots.
+// cc (of class c) is empty: a batch from an arena, else fresh slots.
 __attribute__((noinline)) bool Refill(unsigned c, ClassCache& cc) {
   ThreadCache& t = t_cache;
   if (!t.exit_armed) t.exit_armed = g_drain_at_exit.Arm();
   unsigned arena = ArenaOf(t);
   Central& k = g_central[c];
-  uint32_t head;
+  Batch* b;
   {
     SpinLockGuard guard(k.lock);
     // The thread's own arena first, then the others' (a thread that only allocates must
     // get what others free), and new slots only when no arena has any.
-    head = k.chains[arena];
-    for (unsigned i = 1; head == 0 && i < kArenas; ++i) {
+    b = k.batches[arena];
+    for (unsigned i = 1; b == nullptr && i < kArenas; ++i) {
       arena = (arena + 1) % kArenas;
-      head = k.chains[arena];
+      b = k.batches[arena];
     }
-    if (head == 0) return CarveLocked(c, k, cc);
-    k.chains[arena] = Links(head, c)[1];
+    if (b == nullptr) return CarveLocked(c, k, cc);
+    k.batches[arena] = b->next;
   }
-  // Walked outside the lock: the chain is this thread's now, and its slots are cold.
-  uint32_t n = Links(head, c)[2];
-  for (uint32_t i = 0, u = head; i < n; ++i, u = Links(u, c)[0]) cc.slot[cc.count++] = u;
+  for (uint32_t i = 0; i < b->count; ++i) cc.slot[cc.count++] = b->units[i];
+  DeleteBatch(b);
   return true;
 }
 
@@ -184,7 +214,7 @@ __attribute__((noinline)) void Drain(unsigned c, ClassCache& cc) {
   if (!t.exit_armed) t.exit_armed = g_drain_at_exit.Arm();
   uint32_t n = Moved(c);
   cc.count -= n;
-  PushChain(c, ArenaOf(t), cc.slot + cc.count, n);
+  PushBatch(c, ArenaOf(t), cc.slot + cc.count, n);
 }
 
 __attribute__((noinline)) bool Reserve() {
@@ -241,9 +271,11 @@ void SlabHeap::Free(void* slot) {
 void SlabHeap::LockAll() {
   g_reserve_lock.Lock();
   for (Central& k : g_central) k.lock.Lock();
+  g_batch_lock.Lock();
 }
 
 void SlabHeap::UnlockAll() {
+  g_batch_lock.Unlock();
   for (Central& k : g_central) k.lock.Unlock();
   g_reserve_lock.Unlock();
 }

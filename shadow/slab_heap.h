@@ -12,9 +12,9 @@
 // Layout: one reservation, a region of kRegionBytes per size class (so a slot's class is
 // its distance from the base, shifted), committed 1 MiB at a time as slots are first handed
 // out, never returned to the kernel. Free slots wait in per-thread caches; full halves of a
-// cache move to and from the class's central list as chains linked through the last 12
-// bytes of each slot (so a free slot's first bytes keep what its last block left there:
-// SlabBlocks keeps its record in them).
+// cache move to and from the class's central stacks in batches kept in cgosan's own memory,
+// so that the slab never writes a slot (a free slot keeps what its last block left there:
+// SlabBlocks keeps its record in its first bytes).
 // Without the reservation (an address-space limit), or when a class's region is full,
 // Allocate returns nullptr and the caller uses glibc.
 #pragma once
