@@ -233,14 +233,12 @@ uintptr_t BlockRecords::Release(RecordId id, uint32_t* alignment) {
   return base;
 }
 
-namespace {
-
-void SetRecord(Record& rec, const HeapBlock& b, RecordState state) {
+void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
   uint64_t align_code = b.alignment ? 64 - __builtin_clzll(b.alignment) : 0;  // log2 + 1
   uint64_t fields = (b.size & kSizeMask) | align_code << kAlignShift |
                     StateBits(state) |
                     uint64_t{static_cast<uint8_t>(b.origin) & 7u} << kOriginShift;
-  Write(rec, fields, [&b](Record& r) {
+  Write(RecordOf(id), fields, [&b](Record& r) {
     r.base.store(b.base, std::memory_order_relaxed);
     r.alloc_stack.store(b.alloc_stack, std::memory_order_relaxed);
     r.free_stack.store(b.free_stack, std::memory_order_relaxed);
@@ -249,9 +247,12 @@ void SetRecord(Record& rec, const HeapBlock& b, RecordState state) {
   });
 }
 
+namespace {
+
 // Inline: MarkFreed and MarkFreedAt (every free of a slab block) are each no more than this.
-__attribute__((always_inline)) inline RecordState MarkFreedRecord(Record& r, uintptr_t base, StackId free_stack, pid_t free_tid,
-                            uint64_t* size, uint32_t* alignment) {
+__attribute__((always_inline)) inline RecordState MarkFreedRecord(
+    Record& r, uintptr_t base, StackId free_stack, pid_t free_tid, uint64_t* size,
+    uint32_t* alignment) {
   // The owner's own record: no other writer, so plain loads are a consistent view.
   uint64_t bits = r.bits.load(std::memory_order_relaxed);
   if (r.base.load(std::memory_order_relaxed) != base) return RecordState::kEmpty;
@@ -285,10 +286,6 @@ Record& RecordAt(uintptr_t at) { return *reinterpret_cast<Record*>(at); }
 
 }  // namespace
 
-void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
-  SetRecord(RecordOf(id), b, state);
-}
-
 RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_stack,
                                     pid_t free_tid, uint64_t* size, uint32_t* alignment) {
   if (id == 0 || id >= HandedOut()) return RecordState::kEmpty;
@@ -298,10 +295,6 @@ RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_st
 bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
   if (id == 0 || id >= HandedOut()) return false;
   return ReadRecord(RecordOf(id), id, out, state);
-}
-
-void BlockRecords::SetAt(uintptr_t at, const HeapBlock& block, RecordState state) {
-  SetRecord(RecordAt(at), block, state);
 }
 
 RecordState BlockRecords::MarkFreedAt(uintptr_t at, uintptr_t base, StackId free_stack,

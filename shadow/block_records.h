@@ -51,8 +51,7 @@ class BlockRecords {
   // a slab slot: see SlabBlocks), with the same layout, seqlock and rules, and no id. A
   // HeapBlock read from one has `at` as its record; an all-zero one is empty.
   static constexpr size_t kInPlaceBytes = 32;
-  static void SetAt(uintptr_t at, const HeapBlock& block, RecordState state);
-  // SetAt of a new live block (no free stack, alignment 16 or less), without a HeapBlock.
+  // A new live block's record (no free stack, alignment 16 or less).
   static void SetLiveAt(uintptr_t at, uintptr_t base, uint64_t size, StackId stack, pid_t tid,
                         BlockOrigin origin);
   static RecordState MarkFreedAt(uintptr_t at, uintptr_t base, StackId free_stack,

@@ -12,8 +12,8 @@ void SlabBlocks::ReleaseAdopted(uintptr_t record) {
 
 bool SlabBlocks::Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
   uintptr_t slot;
-  return SlabHeap::SlotOf(ptr, &slot) && ptr == slot + kHeaderBytes &&
-         Read(slot, out, state) && out->base == ptr;
+  return SlabHeap::SlotOf(ptr, &slot) && ptr == slot + kHeaderBytes && Read(slot, out, state) &&
+         out->base == ptr;
 }
 
 bool SlabBlocks::FindContaining(uintptr_t addr, HeapBlock* out) {

@@ -41,8 +41,8 @@ class SlabBlocks {
   // The free of ptr (Contains(ptr)): when it is a live block's start, marks it freed and
   // returns kLive with its *size and its *record (the quarantine's key); kAdopted: the same,
   // for a block cgosan no longer tracks (release it at once); anything else changes nothing.
-  static RecordState MarkFreed(uintptr_t ptr, StackId free_stack, pid_t free_tid,
-                               uint64_t* size, uintptr_t* record) {
+  static RecordState MarkFreed(uintptr_t ptr, StackId free_stack, pid_t free_tid, uint64_t* size,
+                               uintptr_t* record) {
     uintptr_t slot;
     if (!SlabHeap::SlotOf(ptr, &slot) || ptr != slot + kHeaderBytes) return RecordState::kEmpty;
     *record = slot;

@@ -37,7 +37,7 @@ static_assert(ClassBytes(kClasses - 1) == SlabHeap::kMaxSlotBytes, "the last cla
 static_assert(ClassOf(257) == 17 && ClassBytes(17) == 320 && ClassOf(513) == 21, "classes");
 
 // A thread keeps at most 64 KiB of each class (and 2 to 32 slots); half a full cache moves
-// to the central list at once.
+// to its arena at once.
 constexpr uint32_t kCacheSlots = 32;
 constexpr uint32_t CacheLimit(unsigned c) {
   size_t n = 65536 / ClassBytes(c > 0 ? c : 1);

@@ -68,8 +68,7 @@ class SlabHeap {
   static void Free(void* slot);
   // Whether p lies in the reservation. Inline: the free of every tracked block asks.
   static bool Contains(const void* p) {
-    return reinterpret_cast<uintptr_t>(p) -
-               slab_internal::g_base.load(std::memory_order_relaxed) <
+    return reinterpret_cast<uintptr_t>(p) - slab_internal::g_base.load(std::memory_order_relaxed) <
            slab_internal::g_bytes.load(std::memory_order_relaxed);
   }
   // The layout, for walking every slot handed out so far (SlabBlocks' audits): class c's

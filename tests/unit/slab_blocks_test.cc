@@ -19,7 +19,8 @@ uintptr_t Addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 TEST(SlabBlocksTest, TheRecordInFrontIsTheBlocks) {
   constexpr size_t kLargest = SlabHeap::kMaxSlotBytes - SlabBlocks::kHeaderBytes;
-  for (size_t size : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{100}, size_t{4000}, kLargest}) {
+  for (size_t size :
+       {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{100}, size_t{4000}, kLargest}) {
     ASSERT_TRUE(SlabBlocks::Fits(size, 16));
     void* p = New(size, 11);
     ASSERT_NE(p, nullptr) << size;
@@ -86,12 +87,11 @@ TEST(SlabBlocksTest, InteriorPointersAreNoBlocksStart) {
   ASSERT_TRUE(SlabBlocks::FindContaining(ptr + 99, &b));
   EXPECT_EQ(b.base, ptr);
   EXPECT_FALSE(SlabBlocks::FindContaining(ptr + 100, &b));  // past the block, in its slot
-  ASSERT_TRUE(SlabBlocks::Lookup(ptr, &b, &state));  // still live: nothing was freed
+  ASSERT_TRUE(SlabBlocks::Lookup(ptr, &b, &state));         // still live: nothing was freed
   EXPECT_EQ(state, RecordState::kLive);
   // Beyond every slot handed out: no block, no slot.
-  EXPECT_FALSE(SlabBlocks::FindContaining(SlabHeap::RegionOf(SlabHeap::kClasses - 1) +
-                                              (size_t{1} << SlabHeap::kRegionShift) - 64,
-                                          &b));
+  EXPECT_FALSE(SlabBlocks::FindContaining(
+      SlabHeap::RegionOf(SlabHeap::kClasses - 1) + (size_t{1} << SlabHeap::kRegionShift) - 64, &b));
 }
 
 void Collect(const HeapBlock& b, void* ctx) {
