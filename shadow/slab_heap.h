@@ -1,5 +1,5 @@
 // SlabHeap: cgosan's own memory for the tracked unguarded C heap blocks of up to
-// kMaxSlotBytes (header included); glibc serves the larger and the over-aligned ones.
+// kMaxSlotBytes (their record included); glibc serves the larger and the over-aligned ones.
 //
 // Why not glibc for these: a tracked block goes back to the allocator when it leaves the
 // quarantine, in FIFO order, long after it was freed. glibc's free then works on a cold
@@ -7,7 +7,7 @@
 // full of the sizes the program asks for: about 230 instructions and three cache misses per
 // malloc/free pair, where the program alone costs as much in all. Here a block is a slot
 // of a size class; malloc and free move a slot between the thread's cache and the program,
-// and nothing but the program (and the block's header and fill) touches slot memory.
+// and nothing but the program (and the block's record and fill) touches slot memory.
 //
 // Layout: one reservation, a region of kRegionBytes per size class (so a slot's class is
 // its distance from the base, shifted), committed 1 MiB at a time as slots are first handed
