@@ -61,18 +61,26 @@ void Fill(void* p, size_t size) {
   if (g_fill_byte >= 0) memset(p, g_fill_byte, size < g_fill_limit ? size : g_fill_limit);
 }
 
-// test_fail_malloc_after (testing only): the real allocator runs out after N blocks.
+// A new block of cgosan's own memory (a guarded or a slab slot): calloc's zeroes, or the fill.
+void ZeroOrFill(void* p, size_t size, bool zero) {
+  if (zero) {
+    memset(p, 0, size);
+  } else {
+    Fill(p, size);
+  }
+}
+
+// test_fail_malloc_after (testing only): the real allocator runs out after N blocks. Asked
+// once per block that needs memory from the slab or glibc, before either is tried.
 bool InjectedFailure() {
   static std::atomic<int64_t> allocations{0};
   int64_t after = GetOptions().test_fail_malloc_after;
-  return after > 0 && allocations.fetch_add(1, std::memory_order_relaxed) >= after;
+  if (after <= 0 || allocations.fetch_add(1, std::memory_order_relaxed) < after) return false;
+  errno = ENOMEM;
+  return true;
 }
 
 void* GlibcAllocate(size_t size, size_t alignment, bool zero) {
-  if (__builtin_expect(InjectedFailure(), 0)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
   if (alignment <= 16)
     return zero ? __libc_calloc(1, size ? size : 1) : __libc_malloc(size ? size : 1);
   void* p = __libc_memalign(alignment, size ? size : 1);
@@ -89,6 +97,13 @@ bool Lookup(uintptr_t ptr, HeapBlock* out, RecordState* state) {
   RecordId id;
   return ReadHeader(ptr, &id) && BlockRecords::Read(id, out, state) &&
          out->base == ptr;
+}
+
+// A consistent copy of an unguarded block's record (a HeapBlock's `record`: a slab block's
+// record address, or an id).
+bool ReadUnguarded(uintptr_t record, HeapBlock* out, RecordState* state) {
+  if (SlabBlocks::Contains(record)) return SlabBlocks::Read(record, out, state);
+  return BlockRecords::Read(static_cast<RecordId>(record), out, state);
 }
 
 // Returns a block that left the quarantine (or was never held) to the slab or to glibc.
@@ -179,32 +194,24 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   if (guard && GuardedPool::Enabled()) {
     void* p = GuardedPool::Allocate(size, alignment, stack, tid, origin);
     if (p) {
-      if (zero) {
-        memset(p, 0, size);
-      } else {
-        Fill(p, size);
-      }
-      return p;
-    }
-  }
-  if (SlabBlocks::Fits(size, alignment)) {
-    if (__builtin_expect(InjectedFailure(), 0)) {
-      errno = ENOMEM;
-      return nullptr;
-    }
-    if (void* p = SlabBlocks::Allocate(size, stack, tid, origin)) {
-      if (zero) {
-        memset(p, 0, size);
-      } else {
-        Fill(p, size);
-      }
+      ZeroOrFill(p, size, zero);
       return p;
     }
   }
   size_t offset = HeaderOffset(alignment);
-  if (size > SIZE_MAX - offset) {
-    errno = ENOMEM;
-    return nullptr;
+  if (SlabBlocks::Fits(size, alignment)) {
+    if (__builtin_expect(InjectedFailure(), 0)) return nullptr;
+    if (void* p = SlabBlocks::Allocate(size, stack, tid, origin)) {
+      ZeroOrFill(p, size, zero);
+      return p;
+    }
+    // The slab could not: glibc's block instead, for the same (already counted) request.
+  } else {
+    if (size > SIZE_MAX - offset) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    if (__builtin_expect(InjectedFailure(), 0)) return nullptr;
   }
   void* glibc_block = GlibcAllocate(size + offset, alignment, zero);
   if (!glibc_block) return nullptr;
@@ -232,6 +239,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
 }
 
 void* CHeap::AllocateUntracked(size_t size, size_t alignment, bool zero) {
+  if (__builtin_expect(InjectedFailure(), 0)) return nullptr;
   return GlibcAllocate(size, alignment, zero);
 }
 
@@ -324,11 +332,8 @@ bool CHeap::FindLive(uintptr_t ptr, HeapBlock* out) {
 bool CHeap::StillLive(const HeapBlock& seen) {
   HeapBlock now;
   RecordState state = RecordState::kLive;
-  bool live = seen.guarded                        ? GuardedPool::FindLive(seen.base, &now)
-              : SlabBlocks::Contains(seen.record) ? SlabBlocks::Read(seen.record, &now, &state)
-                                                  : BlockRecords::Read(
-                                                        static_cast<RecordId>(seen.record), &now,
-                                                        &state);
+  bool live = seen.guarded ? GuardedPool::FindLive(seen.base, &now)
+                           : ReadUnguarded(seen.record, &now, &state);
   return live && state == RecordState::kLive && now.base == seen.base &&
          now.size == seen.size && now.alloc_stack == seen.alloc_stack &&
          now.alloc_tid == seen.alloc_tid && now.origin == seen.origin;
@@ -337,9 +342,7 @@ bool CHeap::StillLive(const HeapBlock& seen) {
 void CHeap::ForEachLive(void (*fn)(const HeapBlock& block, void* ctx), void* ctx) {
   GuardedPool::ForEachLive(fn, ctx);
   BlockRecords::ForEachLive(fn, ctx);
-  size_t cursor = 0;
-  while (SlabBlocks::ForEachLiveStep(&cursor, size_t{1} << 16, fn, ctx)) {
-  }
+  SlabBlocks::ForEachLive(fn, ctx);
 }
 
 bool CHeap::ForEachLiveUnguardedStep(size_t* cursor, size_t max_blocks,

@@ -45,19 +45,16 @@ bool SlabBlocks::ForEachLiveStep(size_t* cursor, size_t max_slots, BlockRecords:
   return true;
 }
 
-void SlabBlocks::AdoptAllLive() {
-  for (unsigned c = 1; c < SlabHeap::kClasses; ++c) {
-    if (SlabHeap::SlotBytes(c) <= kHeaderBytes) continue;
-    size_t end = SlabHeap::CarvedSlots(c);
-    for (size_t i = 0; i < end; ++i) {
-      uintptr_t at = SlabHeap::RegionOf(c) + i * SlabHeap::SlotBytes(c);
-      HeapBlock b;
-      RecordState state;
-      if (Read(at, &b, &state) && state == RecordState::kLive) {
-        BlockRecords::SetStateAt(at, RecordState::kAdopted);
-      }
-    }
+void SlabBlocks::ForEachLive(BlockRecords::Visitor fn, void* ctx) {
+  size_t cursor = 0;
+  while (ForEachLiveStep(&cursor, size_t{1} << 16, fn, ctx)) {
   }
+}
+
+void SlabBlocks::AdoptAllLive() {
+  ForEachLive(
+      [](const HeapBlock& b, void*) { BlockRecords::SetStateAt(b.record, RecordState::kAdopted); },
+      nullptr);
 }
 
 }  // namespace cgosan

@@ -67,6 +67,7 @@ class SlabBlocks {
   // the start) and advances it; false once past the last slot handed out. No lock held.
   static bool ForEachLiveStep(size_t* cursor, size_t max_slots, BlockRecords::Visitor fn,
                               void* ctx);
+  static void ForEachLive(BlockRecords::Visitor fn, void* ctx);
   // Every live block becomes adopted.
   static void AdoptAllLive();
 };
