@@ -176,9 +176,15 @@ bool CarveLocked(unsigned c, Central& k, ClassCache& cc) {
     if (end > k.committed) want = (k.committed - fresh) / size;
     if (want == 0) return false;
   }
-  // Reversed, so that the cache hands them out in address order.
+  // Reversed, so that the cache hands them out in address order. Each new slot's first word
+  // is written now (with the zero it holds): the first access to a page must be a write.
+  // The record's seqlock reads before it writes, and a read of an untouched page maps the
+  // zero page, which the write right after must replace, flushing the TLB of every CPU
+  // the process runs on.
   for (size_t i = want; i-- > 0;) {
-    cc.slot[cc.count++] = UnitOf(reinterpret_cast<void*>(region + fresh + i * size));
+    uintptr_t slot = region + fresh + i * size;
+    *reinterpret_cast<volatile uint64_t*>(slot) = 0;
+    cc.slot[cc.count++] = UnitOf(reinterpret_cast<void*>(slot));
   }
   g_carved[c].store(fresh + want * size, std::memory_order_release);
   return true;
