@@ -38,7 +38,7 @@ extern "C" void __libc_free(void* ptr);
 namespace cgosan {
 namespace {
 
-BlockOrigin CurrentOrigin() {
+__attribute__((always_inline)) inline BlockOrigin CurrentOrigin() {
   if (!IsGoProcess()) return BlockOrigin::kC;
   if (t_state.in_go_runtime) return BlockOrigin::kGoRuntime;
   if (CgoCalls::InCgoMalloc()) return BlockOrigin::kForGo;
@@ -138,9 +138,50 @@ void SayFallbackOnce() {
   }
 }
 
-// Out of line (and tail-called) so that the fast paths above stay leaf functions without a
-// frame of their own.
-__attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
+// The stack of a block without a guard page (AllocationStack's), when this thread's
+// caches have it; 0 when it takes an unwind or a depot insertion (which may allocate).
+__attribute__((always_inline)) inline StackId CachedAllocationStack(BlockOrigin origin,
+                                                                    void* caller,
+                                                                    uintptr_t anchor) {
+  if (const CgoCall* call = CgoCalls::Current()) {
+    if (!call->go_frames_known) return 0;
+    return CgoStackCache::Find(reinterpret_cast<uintptr_t>(caller), anchor, call->entry_sp,
+                               call->go_frames);
+  }
+  if (origin != BlockOrigin::kC || GetOptions().guard_mode() != GuardMode::kCgo) return 0;
+  return OneFrameCache::Find(reinterpret_cast<uintptr_t>(caller));
+}
+
+// The common tracked block, whole and inline: the program's (ready, not passive, no report
+// in progress), not sampled for a guard page, with its stack in the thread's caches, from
+// the slab. Nothing here allocates through malloc, so no ReentrancyGuard is needed.
+// nullptr: any other case, which AllocateGeneral decides (having changed nothing here).
+__attribute__((always_inline)) inline void* AllocateCommon(size_t size, size_t alignment,
+                                                           bool zero, void* caller,
+                                                           uintptr_t anchor) {
+  if (!PreloadReady() || PreloadPassive() || t_state.in_report || t_state.depth > 0) {
+    return nullptr;
+  }
+  GuardMode mode = GetOptions().guard_mode();
+  if (mode != GuardMode::kCgo && mode != GuardMode::kNone) return nullptr;
+  if (StackDepth() <= 0) return nullptr;
+  BlockOrigin origin = CurrentOrigin();
+  // PlaceBlock's choice in guard=cgo, without its side effect: Sampled() would not sample
+  // this block while the countdown is above 1.
+  bool counts_down = mode == GuardMode::kCgo;
+  if (counts_down && (origin == BlockOrigin::kForGo || t_state.sample_countdown <= 1)) {
+    return nullptr;
+  }
+  StackId stack = CachedAllocationStack(origin, caller, anchor);
+  if (stack == 0) return nullptr;
+  void* p = CHeap::AllocateCommon(size, alignment, zero, stack, CurrentTid(), origin);
+  if (p && counts_down) --t_state.sample_countdown;
+  return p;
+}
+
+// Every other allocation. anchor: Allocate's frame address, which the stack caches key on.
+__attribute__((noinline)) void* AllocateGeneral(size_t size, size_t alignment, bool zero,
+                                                void* caller, uintptr_t anchor) {
   if (t_state.in_report) {
     void* p = ReportArena::Allocate(size, alignment);
     if (p && zero) memset(p, 0, size);
@@ -162,14 +203,21 @@ __attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zer
     } else {
       ReentrancyGuard guard;
       bool guarded = place == Placement::kGuarded;
-      StackId stack = AllocationStack(guarded, origin, caller,
-                                      reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
+      StackId stack = AllocationStack(guarded, origin, caller, anchor);
       p = CHeap::Allocate(size, alignment, zero, guarded, stack, CurrentTid(), origin);
       if (guarded && GetOptions().verbosity >= 1) SayFallbackOnce();
     }
   }
   if (!p) errno = ENOMEM;
   return p;
+}
+
+// Out of line (and tail-called) so that the fast paths above stay leaf functions without a
+// frame of their own.
+__attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
+  uintptr_t anchor = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (void* p = AllocateCommon(size, alignment, zero, caller, anchor)) return p;
+  return AllocateGeneral(size, alignment, zero, caller, anchor);
 }
 
 // Frees ptr (non-null), neither the report arena's nor glibc's own block. Returns normally

@@ -117,6 +117,11 @@ class OneFrameCache {
   static Entry& For(uintptr_t pc) {
     return t_entries[((pc >> 2) * 0x9e3779b97f4a7c15ull) >> (64 - 6)];
   }
+  // pc's depot id when this thread has it, else 0.
+  static StackId Find(uintptr_t pc) {
+    const Entry& e = For(pc);
+    return e.pc == pc ? e.stack : 0;
+  }
   static_assert(kEntries == 64, "For keeps 6 bits");
 
  private:
@@ -126,9 +131,9 @@ class OneFrameCache {
 inline StackId OneFrameStack(void* caller) {
   uintptr_t pc = reinterpret_cast<uintptr_t>(caller);
   if (StackDepth() <= 0) return 0;
-  OneFrameCache::Entry& e = OneFrameCache::For(pc);
-  if (e.pc == pc && e.stack != 0) return e.stack;
+  if (StackId hit = OneFrameCache::Find(pc)) return hit;
   StackId stack = StackDepot::Put(&pc, 1);
+  OneFrameCache::Entry& e = OneFrameCache::For(pc);
   e.pc = pc;
   e.stack = stack;
   return stack;

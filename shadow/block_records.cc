@@ -26,20 +26,7 @@ constexpr size_t kMaxIds = kChunkIds * kMaxChunks;
 constexpr uint32_t kBatch = 64;
 constexpr size_t kMaxGlobalBatches = size_t{1} << 16;
 
-// bits: size (44) | log2(alignment)+1 (6) | state (2) | origin (3) | busy (1) | generation (8).
-constexpr int kSizeBits = 44;
-constexpr uint64_t kSizeMask = (uint64_t{1} << kSizeBits) - 1;
-constexpr int kAlignShift = 44, kStateShift = 50, kOriginShift = 52, kGenShift = 56;
-constexpr uint64_t kBusy = uint64_t{1} << 55;
-constexpr uint64_t kStateMask = uint64_t{3} << kStateShift;
-
-struct Record {
-  std::atomic<uint64_t> bits;
-  std::atomic<uintptr_t> base;
-  std::atomic<StackId> alloc_stack, free_stack;  // alloc_stack: the next free id when empty
-  std::atomic<pid_t> alloc_tid, free_tid;
-};
-static_assert(sizeof(Record) == 32, "two records per cache line");
+using namespace block_record;
 static_assert(sizeof(Record) == BlockRecords::kInPlaceBytes, "the in-place layout");
 
 struct Batch {  // a list of free ids linked through their records (kBatch long, but see Release)
@@ -71,40 +58,6 @@ GlobalIds g_global;
 // initial-exec: the preload is loaded at startup (its TLS is static), and an access must
 // never call __tls_get_addr, which may allocate.
 __thread ThreadIds t_ids __attribute__((tls_model("initial-exec")));
-
-RecordState StateOf(uint64_t bits) {
-  return static_cast<RecordState>((bits & kStateMask) >> kStateShift);
-}
-
-uint64_t StateBits(RecordState state) {
-  return uint64_t{static_cast<uint8_t>(state)} << kStateShift;
-}
-
-uint64_t WithState(uint64_t bits, RecordState state) {
-  return (bits & ~kStateMask) | StateBits(state);
-}
-
-uint32_t AlignmentOf(uint64_t bits) {  // stored as log2(alignment) + 1, 0 for none
-  uint64_t code = (bits >> kAlignShift) & 63;
-  return code ? uint32_t{1} << (code - 1) : 0;
-}
-
-// The next word for bits: the generation advances with every write, so that a reader sees
-// any write that happened between its two loads.
-uint64_t NextBits(uint64_t old, uint64_t fields) {
-  uint64_t gen = ((old >> kGenShift) + 1) & 0xff;
-  return (fields & ~(kBusy | uint64_t{0xff} << kGenShift)) | gen << kGenShift;
-}
-
-// Seqlock write: busy first, then the fields, then the new bits.
-template <typename WriteFields>
-void Write(Record& r, uint64_t fields, WriteFields write_fields) {
-  uint64_t old = r.bits.load(std::memory_order_relaxed);
-  r.bits.store(old | kBusy, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  write_fields(r);
-  r.bits.store(NextBits(old, fields), std::memory_order_release);
-}
 
 // The free-list link, kept in an empty record's alloc_stack.
 RecordId NextOf(const Record& r) { return r.alloc_stack.load(std::memory_order_relaxed); }
@@ -236,8 +189,7 @@ uintptr_t BlockRecords::Release(RecordId id, uint32_t* alignment) {
 void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
   uint64_t align_code = b.alignment ? 64 - __builtin_clzll(b.alignment) : 0;  // log2 + 1
   uint64_t fields = (b.size & kSizeMask) | align_code << kAlignShift |
-                    StateBits(state) |
-                    uint64_t{static_cast<uint8_t>(b.origin) & 7u} << kOriginShift;
+                    StateBits(state) | OriginBits(b.origin);
   Write(RecordOf(id), fields, [&b](Record& r) {
     r.base.store(b.base, std::memory_order_relaxed);
     r.alloc_stack.store(b.alloc_stack, std::memory_order_relaxed);
@@ -248,24 +200,6 @@ void BlockRecords::Set(RecordId id, const HeapBlock& b, RecordState state) {
 }
 
 namespace {
-
-// Inline: MarkFreed and MarkFreedAt (every free of a slab block) are each no more than this.
-__attribute__((always_inline)) inline RecordState MarkFreedRecord(
-    Record& r, uintptr_t base, StackId free_stack, pid_t free_tid, uint64_t* size,
-    uint32_t* alignment) {
-  // The owner's own record: no other writer, so plain loads are a consistent view.
-  uint64_t bits = r.bits.load(std::memory_order_relaxed);
-  if (r.base.load(std::memory_order_relaxed) != base) return RecordState::kEmpty;
-  RecordState state = StateOf(bits);
-  if (state != RecordState::kLive) return state;
-  *size = bits & kSizeMask;
-  *alignment = AlignmentOf(bits);
-  Write(r, WithState(bits, RecordState::kFreed), [=](Record& rec) {
-    rec.free_stack.store(free_stack, std::memory_order_relaxed);
-    rec.free_tid.store(free_tid, std::memory_order_relaxed);
-  });
-  return RecordState::kLive;
-}
 
 bool ReadRecord(const Record& r, uintptr_t record, HeapBlock* out, RecordState* state) {
   for (int attempt = 0; attempt < 64; ++attempt) {
@@ -282,14 +216,12 @@ bool ReadRecord(const Record& r, uintptr_t record, HeapBlock* out, RecordState* 
   return false;
 }
 
-Record& RecordAt(uintptr_t at) { return *reinterpret_cast<Record*>(at); }
-
 }  // namespace
 
 RecordState BlockRecords::MarkFreed(RecordId id, uintptr_t base, StackId free_stack,
                                     pid_t free_tid, uint64_t* size, uint32_t* alignment) {
   if (id == 0 || id >= HandedOut()) return RecordState::kEmpty;
-  return MarkFreedRecord(RecordOf(id), base, free_stack, free_tid, size, alignment);
+  return block_record::MarkFreed(RecordOf(id), base, free_stack, free_tid, size, alignment);
 }
 
 bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
@@ -297,27 +229,8 @@ bool BlockRecords::Read(RecordId id, HeapBlock* out, RecordState* state) {
   return ReadRecord(RecordOf(id), id, out, state);
 }
 
-RecordState BlockRecords::MarkFreedAt(uintptr_t at, uintptr_t base, StackId free_stack,
-                                      pid_t free_tid, uint64_t* size) {
-  uint32_t alignment;
-  return MarkFreedRecord(RecordAt(at), base, free_stack, free_tid, size, &alignment);
-}
-
 bool BlockRecords::ReadAt(uintptr_t at, HeapBlock* out, RecordState* state) {
   return ReadRecord(RecordAt(at), at, out, state);
-}
-
-void BlockRecords::SetLiveAt(uintptr_t at, uintptr_t base, uint64_t size, StackId stack,
-                             pid_t tid, BlockOrigin origin) {
-  uint64_t fields = (size & kSizeMask) | StateBits(RecordState::kLive) |
-                    uint64_t{static_cast<uint8_t>(origin) & 7u} << kOriginShift;
-  Write(RecordAt(at), fields, [=](Record& r) {
-    r.base.store(base, std::memory_order_relaxed);
-    r.alloc_stack.store(stack, std::memory_order_relaxed);
-    r.free_stack.store(0, std::memory_order_relaxed);
-    r.alloc_tid.store(tid, std::memory_order_relaxed);
-    r.free_tid.store(0, std::memory_order_relaxed);
-  });
 }
 
 void BlockRecords::SetStateAt(uintptr_t at, RecordState state) {

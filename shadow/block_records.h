@@ -2,11 +2,10 @@
 // quarantine), one 32-byte record per block in one array, found through the id its header
 // holds (block_header.h): no hashing, no probing, no lock on malloc and free.
 //
-// Writers are the threads that allocate and free the block (the program's own order makes
-// them one at a time); readers (the audits, reports) may run at any moment on any thread,
-// so each record is a seqlock: a reader retries until it copies a record no writer touched
-// meanwhile. Ids are handed out from per-thread free lists (no lock, no atomic operation),
-// and the array is reserved once and committed as it fills, so a record never moves.
+// Each record is a seqlock (block_record.h): the block's owner writes, the audits and
+// reports read at any moment on any thread. Ids are handed out from per-thread free lists (no lock,
+// no atomic operation), and the array is reserved once and committed as it fills, so a record never
+// moves.
 #pragma once
 
 #include <sys/types.h>
@@ -15,13 +14,10 @@
 #include <cstdint>
 
 #include "shadow/block_header.h"
+#include "shadow/block_record.h"
 #include "shadow/heap_block.h"
 
 namespace cgosan {
-
-// kAdopted: a block made before cgosan knew its options, which it no longer tracks (see
-// CHeap::ReleaseUnguardedRecords) but whose header its free must still remove.
-enum class RecordState : uint8_t { kEmpty = 0, kLive = 1, kFreed = 2, kAdopted = 3 };
 
 class BlockRecords {
  public:
@@ -51,11 +47,19 @@ class BlockRecords {
   // a slab slot: see SlabBlocks), with the same layout, seqlock and rules, and no id. A
   // HeapBlock read from one has `at` as its record; an all-zero one is empty.
   static constexpr size_t kInPlaceBytes = 32;
+  // Inline, as MarkFreedAt: a slab block's malloc and free are mostly these.
   // A new live block's record (no free stack, alignment 16 or less).
-  static void SetLiveAt(uintptr_t at, uintptr_t base, uint64_t size, StackId stack, pid_t tid,
-                        BlockOrigin origin);
-  static RecordState MarkFreedAt(uintptr_t at, uintptr_t base, StackId free_stack,
-                                 pid_t free_tid, uint64_t* size);
+  __attribute__((always_inline)) static void SetLiveAt(uintptr_t at, uintptr_t base, uint64_t size,
+                                                       StackId stack, pid_t tid,
+                                                       BlockOrigin origin) {
+    block_record::SetLive(RecordAt(at), base, size, stack, tid, origin);
+  }
+  __attribute__((always_inline)) static RecordState MarkFreedAt(uintptr_t at, uintptr_t base,
+                                                                StackId free_stack, pid_t free_tid,
+                                                                uint64_t* size) {
+    uint32_t alignment;
+    return block_record::MarkFreed(RecordAt(at), base, free_stack, free_tid, size, &alignment);
+  }
   static bool ReadAt(uintptr_t at, HeapBlock* out, RecordState* state);
   static void SetStateAt(uintptr_t at, RecordState state);
 
@@ -75,6 +79,11 @@ class BlockRecords {
   // fork(): hold the global list's lock across fork so the child never inherits it held.
   static void LockAll();
   static void UnlockAll();
+
+ private:
+  static block_record::Record& RecordAt(uintptr_t at) {
+    return *reinterpret_cast<block_record::Record*>(at);
+  }
 };
 
 }  // namespace cgosan

@@ -28,7 +28,7 @@ void __libc_free(void* p);
 namespace cgosan {
 namespace {
 
-// Freed unguarded blocks (their record ids), one FIFO per group of threads (by tid) so that
+// Freed unguarded blocks (their records), one FIFO per group of threads (by tid) so that
 // threads freeing at once do not contend on one lock; each holds its share of the budget.
 constexpr int kQuarantineShards = 8;
 constexpr size_t kUnguardedQuarantineEntries = size_t{1} << 16;
@@ -36,39 +36,18 @@ struct alignas(64) QuarantineShard {
   Quarantine q;
 };
 QuarantineShard g_unguarded_quarantine[kQuarantineShards];
-bool g_unguarded_quarantine_on = false;
-int g_fill_byte = -1;
 
-// A thread's frees on their way to its quarantine shard, pushed kPendingFrees at a time:
-// the shard's lock is then taken once per batch, and the evicted blocks' records and
-// chunks, mostly out of cache by now, load in parallel. A pending block is freed as far as
-// anyone can tell (its record says so); it only reaches the FIFO a little later.
-constexpr int kPendingFrees = 32;
-struct PendingFrees {
-  Quarantine::Entry entries[kPendingFrees];
-  int count;
-  unsigned shard;
-  bool exit_armed;
-};
-__thread PendingFrees t_pending __attribute__((tls_model("initial-exec")));
+}  // namespace
 
-// The bound in a variable Configure sets: with a bound it can see, the compiler inlines
-// the memset as `rep stos`, whose start-up costs more than glibc's vector stores for the
-// small blocks that are most of them.
-size_t g_fill_limit = 0;
+bool c_heap_internal::g_unguarded_quarantine_on = false;
+int c_heap_internal::g_fill_byte = -1;
+size_t c_heap_internal::g_fill_limit = 0;
+alignas(16) unsigned char c_heap_internal::g_fill_pattern[16];
+__thread c_heap_internal::PendingFrees c_heap_internal::t_pending;
 
-void Fill(void* p, size_t size) {
-  if (g_fill_byte >= 0) memset(p, g_fill_byte, size < g_fill_limit ? size : g_fill_limit);
-}
+namespace {
 
-// A new block of cgosan's own memory (a guarded or a slab slot): calloc's zeroes, or the fill.
-void ZeroOrFill(void* p, size_t size, bool zero) {
-  if (zero) {
-    memset(p, 0, size);
-  } else {
-    Fill(p, size);
-  }
-}
+using namespace c_heap_internal;
 
 // test_fail_malloc_after (testing only): the real allocator runs out after N blocks. Asked
 // once per block that needs memory from the slab or glibc, before either is tried.
@@ -142,13 +121,6 @@ void ReleaseUnguarded(const Quarantine::Entry* entries, int n) {
   for (int i = 0; i < m; ++i) __libc_free(blocks[i]);
 }
 
-__attribute__((noinline)) void PushPendingFrees(PendingFrees& p) {
-  Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + kPendingFrees];
-  int n = g_unguarded_quarantine[p.shard % kQuarantineShards].q.Push(p.entries, p.count, evicted);
-  p.count = 0;
-  ReleaseUnguarded(evicted, n);
-}
-
 void PushPendingFreesAtExit() {
   PendingFrees& p = t_pending;
   p.exit_armed = false;
@@ -156,20 +128,22 @@ void PushPendingFreesAtExit() {
 }
 ThreadExitHook g_push_pending_frees(&PushPendingFreesAtExit);
 
-// The freed block of record key (of `bytes` of memory) enters the quarantine, or leaves at
-// once without one.
-void QuarantineFreed(uintptr_t key, uint64_t bytes, pid_t tid) {
-  if (!g_unguarded_quarantine_on) return ReleaseUnguarded(key);
-  PendingFrees& p = t_pending;
-  if (p.count == 0) {
-    p.shard = static_cast<unsigned>(tid);
-    if (!p.exit_armed) p.exit_armed = g_push_pending_frees.Arm();
-  }
-  p.entries[p.count++] = {key, bytes};
-  if (p.count == kPendingFrees) PushPendingFrees(p);
+}  // namespace
+
+void c_heap_internal::PushPendingFrees(PendingFrees& p) {
+  Quarantine::Entry evicted[Quarantine::kMaxEvictPerPush + kPendingFrees];
+  int n = g_unguarded_quarantine[p.shard % kQuarantineShards].q.Push(p.entries, p.count, evicted);
+  p.count = 0;
+  ReleaseUnguarded(evicted, n);
 }
 
-}  // namespace
+void c_heap_internal::QuarantineFirstFreed(uintptr_t key, uint64_t bytes, pid_t tid) {
+  if (!g_unguarded_quarantine_on) return ReleaseUnguarded(key);
+  PendingFrees& p = t_pending;
+  p.shard = static_cast<unsigned>(tid);
+  if (!p.exit_armed) p.exit_armed = g_push_pending_frees.Arm();
+  p.entries[p.count++] = {key, bytes};
+}
 
 void CHeap::Configure(const CHeapConfig& config) {
   if (config.guard_enabled) {
@@ -186,6 +160,7 @@ void CHeap::Configure(const CHeapConfig& config) {
   }
   g_unguarded_quarantine_on = config.unguarded_quarantine_bytes >= kQuarantineShards;
   g_fill_byte = config.fill_byte;
+  memset(g_fill_pattern, config.fill_byte, sizeof g_fill_pattern);
   g_fill_limit = kFillLimit;
 }
 
@@ -201,10 +176,7 @@ void* CHeap::Allocate(size_t size, size_t alignment, bool zero, bool guard, Stac
   size_t offset = HeaderOffset(alignment);
   if (SlabBlocks::Fits(size, alignment)) {
     if (__builtin_expect(InjectedFailure(), 0)) return nullptr;
-    if (void* p = SlabBlocks::Allocate(size, stack, tid, origin)) {
-      ZeroOrFill(p, size, zero);
-      return p;
-    }
+    if (void* p = AllocateSlab(size, zero, stack, tid, origin)) return p;
     // The slab could not: glibc's block instead, for the same (already counted) request.
   } else {
     if (size > SIZE_MAX - offset) {
@@ -292,24 +264,11 @@ FreeVerdict CHeap::Free(void* ptr, StackId stack, pid_t tid, HeapBlock* block, b
   return state == RecordState::kFreed ? FreeVerdict::kDoubleFree : FreeVerdict::kInvalidFree;
 }
 
-bool CHeap::FreeUnguarded(uintptr_t ptr, StackId stack, pid_t tid) {
-  uint64_t size;
-  if (SlabBlocks::Contains(ptr)) {
-    uintptr_t record;
-    switch (SlabBlocks::MarkFreed(ptr, stack, tid, &size, &record)) {
-      case RecordState::kLive:
-        QuarantineFreed(record, size + SlabBlocks::kHeaderBytes, tid);
-        return true;
-      case RecordState::kAdopted:
-        SlabBlocks::ReleaseAdopted(record);
-        return true;
-      default:
-        return false;
-    }
-  }
+bool CHeap::FreeWithHeader(uintptr_t ptr, StackId stack, pid_t tid) {
   // Without a copy of the record: the header names it, the record agrees.
   RecordId id;
   if (!ReadHeader(ptr, &id)) return false;
+  uint64_t size;
   uint32_t alignment;
   switch (BlockRecords::MarkFreed(id, ptr, stack, tid, &size, &alignment)) {
     case RecordState::kLive:

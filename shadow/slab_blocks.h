@@ -27,7 +27,8 @@ class SlabBlocks {
   }
   // A live block of size bytes (not filled); nullptr when the slab cannot serve it.
   // Inline, as MarkFreed: they are all of malloc's and free's work on a slab block.
-  static void* Allocate(size_t size, StackId stack, pid_t tid, BlockOrigin origin) {
+  __attribute__((always_inline)) static void* Allocate(size_t size, StackId stack, pid_t tid,
+                                                       BlockOrigin origin) {
     // At least a byte past the record, so that a block's start lies in its own slot.
     void* slot = SlabHeap::Allocate((size ? size : 1) + kHeaderBytes);
     if (!slot) return nullptr;
@@ -36,13 +37,16 @@ class SlabBlocks {
     return reinterpret_cast<void*>(at + kHeaderBytes);
   }
   // Whether ptr may be a slab block: the reservation contains it.
-  static bool Contains(uintptr_t ptr) { return SlabHeap::Contains(reinterpret_cast<void*>(ptr)); }
+  __attribute__((always_inline)) static bool Contains(uintptr_t ptr) {
+    return SlabHeap::Contains(reinterpret_cast<void*>(ptr));
+  }
 
   // The free of ptr (Contains(ptr)): when it is a live block's start, marks it freed and
   // returns kLive with its *size and its *record (the quarantine's key); kAdopted: the same,
   // for a block cgosan no longer tracks (release it at once); anything else changes nothing.
-  static RecordState MarkFreed(uintptr_t ptr, StackId free_stack, pid_t free_tid, uint64_t* size,
-                               uintptr_t* record) {
+  __attribute__((always_inline)) static RecordState MarkFreed(uintptr_t ptr, StackId free_stack,
+                                                              pid_t free_tid, uint64_t* size,
+                                                              uintptr_t* record) {
     uintptr_t slot;
     if (!SlabHeap::SlotOf(ptr, &slot) || ptr != slot + kHeaderBytes) return RecordState::kEmpty;
     *record = slot;

@@ -1,6 +1,5 @@
-// SlabHeap implementation: size classes, the per-thread caches and the central batches.
-// A slot is named by its distance from the base in 16-byte units (a uint32_t: the
-// reservation is below 64 GiB), so a thread's caches fit in a few KiB of static TLS.
+// SlabHeap implementation: the reservation, the central batches and the slow paths of the
+// per-thread caches (their fast paths are inline in slab_heap.h).
 #include "shadow/slab_heap.h"
 
 #include <sys/mman.h>
@@ -12,13 +11,11 @@
 namespace cgosan {
 
 std::atomic<size_t> slab_internal::g_carved[kClasses];
+__thread slab_internal::ThreadCache slab_internal::t_cache;
 
 namespace {
 
-using slab_internal::ClassBytes;
-using slab_internal::g_base;
-using slab_internal::g_bytes;
-using slab_internal::g_carved;
+using namespace slab_internal;
 
 constexpr unsigned kClasses = SlabHeap::kClasses;
 constexpr size_t kRegionBytes = size_t{1} << SlabHeap::kRegionShift;
@@ -26,43 +23,11 @@ constexpr size_t kReservationBytes = size_t{kClasses} << SlabHeap::kRegionShift;
 static_assert(kReservationBytes >> 4 <= UINT32_MAX, "slot units must fit a uint32_t");
 constexpr size_t kCommitBytes = size_t{1} << 20;
 
-constexpr unsigned ClassOf(size_t n) {
-  if (n <= 256) return static_cast<unsigned>((n + 15) >> 4);
-  unsigned l = 63 - static_cast<unsigned>(__builtin_clzll(n - 1));  // 2^l < n <= 2^(l+1)
-  return 17 + (l - 8) * 4 + static_cast<unsigned>((n - 1 - (size_t{1} << l)) >> (l - 2));
-}
-
 static_assert(ClassOf(SlabHeap::kMaxSlotBytes) == kClasses - 1, "the last class");
 static_assert(ClassBytes(kClasses - 1) == SlabHeap::kMaxSlotBytes, "the last class");
 static_assert(ClassOf(257) == 17 && ClassBytes(17) == 320 && ClassOf(513) == 21, "classes");
 
-// A thread keeps at most 64 KiB of each class (and 2 to 32 slots); half a full cache moves
-// to its arena at once.
-constexpr uint32_t kCacheSlots = 32;
-constexpr uint32_t CacheLimit(unsigned c) {
-  size_t n = 65536 / ClassBytes(c > 0 ? c : 1);
-  return n > kCacheSlots ? kCacheSlots : n < 2 ? 2 : static_cast<uint32_t>(n);
-}
-struct CacheLimits {
-  uint32_t limit[kClasses];
-  constexpr CacheLimits() : limit() {
-    for (unsigned c = 0; c < kClasses; ++c) limit[c] = CacheLimit(c);
-  }
-};
-constexpr CacheLimits kLimits;  // a load on every free instead of a division
 constexpr uint32_t Moved(unsigned c) { return kLimits.limit[c] / 2; }
-
-struct ClassCache {
-  uint32_t count;
-  uint32_t slot[kCacheSlots];
-};
-struct ThreadCache {
-  ClassCache classes[kClasses];
-  unsigned arena;  // 1 + the thread's arena; 0: not chosen yet
-  bool exit_armed;
-};
-// initial-exec: the preload's TLS is static, and an access must never call __tls_get_addr.
-__thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 // A class's free slots beyond the threads' caches, in batches (the units of up to a cache's
 // worth), a stack of them per arena. Batches live in cgosan's own memory, not in the free
@@ -123,14 +88,6 @@ void DeleteBatch(Batch* b) {
   SpinLockGuard guard(g_batch_lock);
   b->next = g_spare_batches;
   g_spare_batches = b;
-}
-
-void* SlotAt(uint32_t unit) {
-  return reinterpret_cast<void*>(g_base.load(std::memory_order_relaxed) + (uintptr_t{unit} << 4));
-}
-uint32_t UnitOf(const void* slot) {
-  return static_cast<uint32_t>(
-      (reinterpret_cast<uintptr_t>(slot) - g_base.load(std::memory_order_relaxed)) >> 4);
 }
 
 // Puts slots units[0..n) of class c on arena's stack. Without memory for a batch (the
@@ -235,8 +192,9 @@ __attribute__((noinline)) bool Reserve() {
   return g_bytes.load(std::memory_order_relaxed) != 0;
 }
 
-// The slow paths, tail-called so that the fast ones stay leaves without a frame.
-__attribute__((noinline)) void* AllocateSlow(size_t bytes) {
+}  // namespace
+
+void* SlabHeap::AllocateSlow(size_t bytes) {
   if (g_bytes.load(std::memory_order_acquire) == 0 && !Reserve()) return nullptr;
   unsigned c = ClassOf(bytes);
   ClassCache& cc = t_cache.classes[c];
@@ -244,33 +202,9 @@ __attribute__((noinline)) void* AllocateSlow(size_t bytes) {
   return SlotAt(cc.slot[--cc.count]);
 }
 
-__attribute__((noinline)) void FreeSlow(unsigned c, uint32_t unit) {
+void SlabHeap::FreeSlow(unsigned c, uint32_t unit) {
   ClassCache& cc = t_cache.classes[c];
   Drain(c, cc);
-  cc.slot[cc.count++] = unit;
-}
-
-}  // namespace
-
-void* SlabHeap::Allocate(size_t bytes) {
-  if (bytes > kMaxSlotBytes) return nullptr;
-  unsigned c = ClassOf(bytes);
-  ClassCache& cc = t_cache.classes[c];
-  if (__builtin_expect(cc.count == 0 || g_bytes.load(std::memory_order_relaxed) == 0, 0)) {
-    return AllocateSlow(bytes);
-  }
-  uint32_t unit = cc.slot[--cc.count];
-  // The class's next slot, cold since the quarantine let it go: the record and the fill
-  // write its first line at the next malloc of the class.
-  if (cc.count > 0) __builtin_prefetch(SlotAt(cc.slot[cc.count - 1]), 1);
-  return SlotAt(unit);
-}
-
-void SlabHeap::Free(void* slot) {
-  uint32_t unit = UnitOf(slot);
-  unsigned c = unit >> (kRegionShift - 4);
-  ClassCache& cc = t_cache.classes[c];
-  if (__builtin_expect(cc.count == kLimits.limit[c], 0)) return FreeSlow(c, unit);
   cc.slot[cc.count++] = unit;
 }
 

@@ -54,6 +54,48 @@ struct SlotGeometry {
   }
 };
 inline constexpr SlotGeometry kGeometry;
+
+constexpr unsigned ClassOf(size_t n) {
+  if (n <= 256) return static_cast<unsigned>((n + 15) >> 4);
+  unsigned l = 63 - static_cast<unsigned>(__builtin_clzll(n - 1));  // 2^l < n <= 2^(l+1)
+  return 17 + (l - 8) * 4 + static_cast<unsigned>((n - 1 - (size_t{1} << l)) >> (l - 2));
+}
+
+// A thread keeps at most 64 KiB of each class (and 2 to 32 slots); half a full cache moves
+// to its arena at once. A slot is named by its distance from the base in 16-byte units (a
+// uint32_t: the reservation is below 64 GiB), so a thread's caches fit in a few KiB.
+constexpr uint32_t kCacheSlots = 32;
+constexpr uint32_t CacheLimit(unsigned c) {
+  size_t n = 65536 / ClassBytes(c > 0 ? c : 1);
+  return n > kCacheSlots ? kCacheSlots : n < 2 ? 2 : static_cast<uint32_t>(n);
+}
+struct CacheLimits {
+  uint32_t limit[kClasses];
+  constexpr CacheLimits() : limit() {
+    for (unsigned c = 0; c < kClasses; ++c) limit[c] = CacheLimit(c);
+  }
+};
+inline constexpr CacheLimits kLimits;  // a load on every free instead of a division
+
+struct ClassCache {
+  uint32_t count;
+  uint32_t slot[kCacheSlots];
+};
+struct ThreadCache {
+  ClassCache classes[kClasses];
+  unsigned arena;  // 1 + the thread's arena; 0: not chosen yet
+  bool exit_armed;
+};
+// initial-exec: the preload's TLS is static, and an access must never call __tls_get_addr.
+extern __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+
+inline void* SlotAt(uint32_t unit) {
+  return reinterpret_cast<void*>(g_base.load(std::memory_order_relaxed) + (uintptr_t{unit} << 4));
+}
+inline uint32_t UnitOf(const void* slot) {
+  return static_cast<uint32_t>(
+      (reinterpret_cast<uintptr_t>(slot) - g_base.load(std::memory_order_relaxed)) >> 4);
+}
 }  // namespace slab_internal
 
 class SlabHeap {
@@ -62,12 +104,32 @@ class SlabHeap {
   static constexpr int kRegionShift = 28;  // 256 MiB of slots per class
   static constexpr unsigned kClasses = slab_internal::kClasses;
 
-  // A 16-byte aligned slot of at least bytes (not zeroed), or nullptr (see above).
-  static void* Allocate(size_t bytes);
+  // A 16-byte aligned slot of at least bytes (not zeroed), or nullptr (see above). Inline,
+  // as Free: a slot from the thread's cache is all of malloc's work on most blocks.
+  __attribute__((always_inline)) static void* Allocate(size_t bytes) {
+    using namespace slab_internal;
+    if (bytes > kMaxSlotBytes) return nullptr;
+    ClassCache& cc = t_cache.classes[ClassOf(bytes)];
+    if (__builtin_expect(cc.count == 0 || g_bytes.load(std::memory_order_relaxed) == 0, 0)) {
+      return AllocateSlow(bytes);
+    }
+    uint32_t unit = cc.slot[--cc.count];
+    // The class's next slot, cold since the quarantine let it go: the record and the fill
+    // write its first line at the next malloc of the class.
+    if (cc.count > 0) __builtin_prefetch(SlotAt(cc.slot[cc.count - 1]), 1);
+    return SlotAt(unit);
+  }
   // A slot Allocate returned (Contains is true for it).
-  static void Free(void* slot);
+  __attribute__((always_inline)) static void Free(void* slot) {
+    using namespace slab_internal;
+    uint32_t unit = UnitOf(slot);
+    unsigned c = unit >> (kRegionShift - 4);
+    ClassCache& cc = t_cache.classes[c];
+    if (__builtin_expect(cc.count == kLimits.limit[c], 0)) return FreeSlow(c, unit);
+    cc.slot[cc.count++] = unit;
+  }
   // Whether p lies in the reservation. Inline: the free of every tracked block asks.
-  static bool Contains(const void* p) {
+  __attribute__((always_inline)) static bool Contains(const void* p) {
     return reinterpret_cast<uintptr_t>(p) - slab_internal::g_base.load(std::memory_order_relaxed) <
            slab_internal::g_bytes.load(std::memory_order_relaxed);
   }
@@ -82,7 +144,7 @@ class SlabHeap {
   }
   // The slot handed out once that contains addr (its start in *slot). Inline: every free
   // of a slab block asks.
-  static bool SlotOf(uintptr_t addr, uintptr_t* slot) {
+  __attribute__((always_inline)) static bool SlotOf(uintptr_t addr, uintptr_t* slot) {
     using namespace slab_internal;
     uintptr_t off = addr - g_base.load(std::memory_order_relaxed);
     if (off >= g_bytes.load(std::memory_order_relaxed)) return false;
@@ -99,6 +161,11 @@ class SlabHeap {
   // fork(): every class's lock is held across it.
   static void LockAll();
   static void UnlockAll();
+
+ private:
+  // Out of line: the thread's cache of the class is empty (Allocate) or full (Free).
+  __attribute__((noinline)) static void* AllocateSlow(size_t bytes);
+  __attribute__((noinline)) static void FreeSlow(unsigned c, uint32_t unit);
 };
 
 }  // namespace cgosan
