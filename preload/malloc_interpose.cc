@@ -20,8 +20,8 @@
 #include "preload/thread_state.h"
 #include "report/report_writer.h"
 #include "shadow/base/internal_mmap.h"
-#include "shadow/base/token_bucket.h"
 #include "shadow/base/text_buffer.h"
+#include "shadow/base/token_bucket.h"
 #include "shadow/c_heap.h"
 #include "shadow/guarded_pool.h"
 #include "shadow/options.h"
@@ -101,20 +101,53 @@ Placement PlaceBlock(BlockOrigin* origin) {
   return Placement::kTracked;
 }
 
-// The allocation stack: full for guarded blocks; for the others, full where the block can
-// matter to a report about Go (allocated in a cgo call: its Go part is walked once per call)
+// Which stack a block without a guard page gets: full where the block can matter to a
+// report about Go (allocated in a cgo call: its Go part is walked once per call, kUnderCgo)
 // and in C programs; with guard=cgo, C code's own blocks keep one frame.
-// anchor: the frame address of the interposer's frame (see CaptureStackUnderCgo).
+enum class StackKind { kFull, kUnderCgo, kOneFrame };
+__attribute__((always_inline)) inline StackKind UnguardedStackKind(BlockOrigin origin,
+                                                                   const CgoCall* call) {
+  if (call) return StackKind::kUnderCgo;
+  if (origin != BlockOrigin::kC || GetOptions().guard_mode() != GuardMode::kCgo) {
+    return StackKind::kFull;
+  }
+  return StackKind::kOneFrame;
+}
+
+// The allocation stack: full for guarded blocks, else as UnguardedStackKind says.
+// anchor: Allocate's frame address, which the stack caches key on (see CaptureStackUnderCgo).
 __attribute__((always_inline)) inline StackId AllocationStack(bool guarded, BlockOrigin origin,
                                                               void* caller, uintptr_t anchor) {
   if (guarded) return CaptureFullStack();
-  if (const CgoCall* call = CgoCalls::Current()) {
-    return CaptureStackUnderCgo(*call, reinterpret_cast<uintptr_t>(caller), anchor);
+  const CgoCall* call = CgoCalls::Current();
+  switch (UnguardedStackKind(origin, call)) {
+    case StackKind::kUnderCgo:
+      return CaptureStackUnderCgo(*call, reinterpret_cast<uintptr_t>(caller), anchor);
+    case StackKind::kOneFrame:
+      return OneFrameStack(caller);
+    case StackKind::kFull:
+      break;
   }
-  if (origin != BlockOrigin::kC || GetOptions().guard_mode() != GuardMode::kCgo) {
-    return CaptureFullStack();
+  return CaptureFullStack();
+}
+
+// The same stack when this thread's caches have it; 0 when it takes an unwind or a depot
+// insertion (which may allocate).
+__attribute__((always_inline)) inline StackId CachedAllocationStack(BlockOrigin origin,
+                                                                    void* caller,
+                                                                    uintptr_t anchor) {
+  const CgoCall* call = CgoCalls::Current();
+  switch (UnguardedStackKind(origin, call)) {
+    case StackKind::kUnderCgo:
+      if (!call->go_frames_known) return 0;
+      return CgoStackCache::Find(reinterpret_cast<uintptr_t>(caller), anchor, call->entry_sp,
+                                 call->go_frames);
+    case StackKind::kOneFrame:
+      return OneFrameCache::Find(reinterpret_cast<uintptr_t>(caller));
+    case StackKind::kFull:
+      break;
   }
-  return OneFrameStack(caller);
+  return 0;
 }
 
 // The free stack: full for a guarded block, whose use after free a fault finds. Any other
@@ -138,27 +171,12 @@ void SayFallbackOnce() {
   }
 }
 
-// The stack of a block without a guard page (AllocationStack's), when this thread's
-// caches have it; 0 when it takes an unwind or a depot insertion (which may allocate).
-__attribute__((always_inline)) inline StackId CachedAllocationStack(BlockOrigin origin,
-                                                                    void* caller,
-                                                                    uintptr_t anchor) {
-  if (const CgoCall* call = CgoCalls::Current()) {
-    if (!call->go_frames_known) return 0;
-    return CgoStackCache::Find(reinterpret_cast<uintptr_t>(caller), anchor, call->entry_sp,
-                               call->go_frames);
-  }
-  if (origin != BlockOrigin::kC || GetOptions().guard_mode() != GuardMode::kCgo) return 0;
-  return OneFrameCache::Find(reinterpret_cast<uintptr_t>(caller));
-}
-
 // The common tracked block, whole and inline: the program's (ready, not passive, no report
 // in progress), not sampled for a guard page, with its stack in the thread's caches, from
 // the slab. Nothing here allocates through malloc, so no ReentrancyGuard is needed.
 // nullptr: any other case, which AllocateGeneral decides (having changed nothing here).
-__attribute__((always_inline)) inline void* AllocateCommon(size_t size, size_t alignment,
-                                                           bool zero, void* caller,
-                                                           uintptr_t anchor) {
+__attribute__((always_inline)) inline void* AllocateCommon(size_t size, size_t alignment, bool zero,
+                                                           void* caller, uintptr_t anchor) {
   if (!PreloadReady() || PreloadPassive() || t_state.in_report || t_state.depth > 0) {
     return nullptr;
   }
@@ -179,7 +197,7 @@ __attribute__((always_inline)) inline void* AllocateCommon(size_t size, size_t a
   return p;
 }
 
-// Every other allocation. anchor: Allocate's frame address, which the stack caches key on.
+// Every other allocation (anchor: see AllocationStack).
 __attribute__((noinline)) void* AllocateGeneral(size_t size, size_t alignment, bool zero,
                                                 void* caller, uintptr_t anchor) {
   if (t_state.in_report) {
@@ -212,8 +230,8 @@ __attribute__((noinline)) void* AllocateGeneral(size_t size, size_t alignment, b
   return p;
 }
 
-// Out of line (and tail-called) so that the fast paths above stay leaf functions without a
-// frame of their own.
+// Out of line (and tail-called) so that the untracked fast paths in the entry points stay
+// leaf functions without a frame of their own. Its frame is the stack caches' anchor.
 __attribute__((noinline)) void* Allocate(size_t size, size_t alignment, bool zero, void* caller) {
   uintptr_t anchor = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   if (void* p = AllocateCommon(size, alignment, zero, caller, anchor)) return p;

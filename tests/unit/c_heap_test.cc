@@ -422,5 +422,50 @@ TEST_F(CHeapTest, AdoptedBlocksAreFreedButNotWalked) {
   EXPECT_EQ(CHeap::Free(early, 1, 1, &b, &known, &off), FreeVerdict::kOk);
 }
 
+// The fill of new malloc blocks (malloc_fill_byte): every byte of a block up to kFillLimit,
+// whatever its size and alignment, and not one byte past it. Fill has inline stores for
+// the small sizes and memset for the rest: each size around their seams is checked.
+class CHeapFillTest : public ::testing::Test {
+ protected:
+  static constexpr unsigned char kFill = 0xbe;
+  static void SetUpTestSuite() {
+    CHeapConfig config;
+    config.fill_byte = kFill;
+    CHeap::Configure(config);
+  }
+  static void TearDownTestSuite() { ConfigureTestHeap(); }
+};
+
+TEST_F(CHeapFillTest, FillCoversTheBlockUpToTheLimitAndNoFurther) {
+  std::vector<unsigned char> buf(kFillLimit + 64);
+  for (size_t size = 0; size <= kFillLimit + 16; size += size < 300 ? 1 : 199) {
+    for (size_t offset : {0, 1, 8, 15}) {
+      std::fill(buf.begin(), buf.end(), 0);
+      c_heap_internal::Fill(buf.data() + offset, size);
+      size_t filled = size < kFillLimit ? size : kFillLimit;
+      for (size_t i = 0; i < buf.size(); ++i) {
+        bool inside = i >= offset && i < offset + filled;
+        ASSERT_EQ(buf[i], inside ? kFill : 0) << "size " << size << ", offset " << offset
+                                              << ", byte " << i;
+      }
+    }
+  }
+}
+
+TEST_F(CHeapFillTest, NewBlocksAreFilledAndCallocBlocksZeroed) {
+  for (size_t size : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 4096, 5000, 40000}) {
+    for (bool zero : {false, true}) {
+      auto* p = static_cast<unsigned char*>(CHeap::Allocate(size, 0, zero, false, 1, 1));
+      ASSERT_NE(p, nullptr);
+      size_t checked = zero || size < kFillLimit ? size : kFillLimit;
+      for (size_t i = 0; i < checked; ++i) {
+        ASSERT_EQ(p[i], zero ? 0 : kFill) << "size " << size << ", byte " << i;
+      }
+      memset(p, 0x11, size);  // what the next block of this slot must not show
+      FreeOk(p);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cgosan
