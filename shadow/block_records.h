@@ -3,9 +3,9 @@
 // holds (block_header.h): no hashing, no probing, no lock on malloc and free.
 //
 // Each record is a seqlock (block_record.h): the block's owner writes, the audits and
-// reports read at any moment on any thread. Ids are handed out from per-thread free lists (no lock,
-// no atomic operation), and the array is reserved once and committed as it fills, so a record never
-// moves.
+// reports read at any moment on any thread. Ids are handed out from per-thread free lists
+// (no lock, no atomic operation), and the array is reserved once and committed as it
+// fills, so a record never moves.
 #pragma once
 
 #include <sys/types.h>
