@@ -61,6 +61,14 @@ bool Sampled() {
   return g_sample_budget.Take(CoarseNowNs(), GetOptions().sample_budget);
 }
 
+// Sampled()'s answer for the next block when it is certainly false, without asking: while
+// the countdown is above 1, Sampled() only counts down. The fast paths check this first
+// and count the block (CountUnsampled) once they serve it.
+__attribute__((always_inline)) inline bool NextIsUnsampled() {
+  return t_state.sample_countdown > 1;
+}
+__attribute__((always_inline)) inline void CountUnsampled() { --t_state.sample_countdown; }
+
 // Whether ptr is glibc's own block, one cgosan does not track (see UntrackedMode).
 __attribute__((always_inline)) inline bool GlibcOwned(void* ptr) {
   return UntrackedMode() && !CHeap::Tracks(reinterpret_cast<uintptr_t>(ptr));
@@ -73,9 +81,8 @@ __attribute__((always_inline)) inline bool UntrackedFastPath() {
   if (!PreloadReady() || !UntrackedMode() || t_state.in_report) return false;
   if (GetOptions().test_fail_malloc_after > 0) return false;
   if (PreloadPassive()) return true;
-  uint64_t countdown = t_state.sample_countdown;
-  if (countdown <= 1) return false;  // Sampled() starts over or samples this one
-  t_state.sample_countdown = countdown - 1;
+  if (!NextIsUnsampled()) return false;
+  CountUnsampled();
   return true;
 }
 
@@ -132,7 +139,8 @@ __attribute__((always_inline)) inline StackId AllocationStack(bool guarded, Bloc
 }
 
 // The same stack when this thread's caches have it; 0 when it takes an unwind or a depot
-// insertion (which may allocate).
+// insertion (which may allocate), and always with malloc_context_size=0, whose captures
+// never fill the caches.
 __attribute__((always_inline)) inline StackId CachedAllocationStack(BlockOrigin origin,
                                                                     void* caller,
                                                                     uintptr_t anchor) {
@@ -182,18 +190,14 @@ __attribute__((always_inline)) inline void* AllocateCommon(size_t size, size_t a
   }
   GuardMode mode = GetOptions().guard_mode();
   if (mode != GuardMode::kCgo && mode != GuardMode::kNone) return nullptr;
-  if (StackDepth() <= 0) return nullptr;
   BlockOrigin origin = CurrentOrigin();
-  // PlaceBlock's choice in guard=cgo, without its side effect: Sampled() would not sample
-  // this block while the countdown is above 1.
+  // PlaceBlock's choice in guard=cgo, without its side effect.
   bool counts_down = mode == GuardMode::kCgo;
-  if (counts_down && (origin == BlockOrigin::kForGo || t_state.sample_countdown <= 1)) {
-    return nullptr;
-  }
+  if (counts_down && (origin == BlockOrigin::kForGo || !NextIsUnsampled())) return nullptr;
   StackId stack = CachedAllocationStack(origin, caller, anchor);
   if (stack == 0) return nullptr;
   void* p = CHeap::AllocateCommon(size, alignment, zero, stack, CurrentTid(), origin);
-  if (p && counts_down) --t_state.sample_countdown;
+  if (p && counts_down) CountUnsampled();
   return p;
 }
 
